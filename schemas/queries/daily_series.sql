@@ -1,0 +1,16 @@
+-- Per chain and UTC day over [@from, @to) from the daily rollup: both bounds
+-- must be UTC midnights. Days without confirmed events are left out.
+SELECT
+    chain_id,
+    max(chain) AS chain,
+    day,
+    toString(sum(collateral_usd)) AS collateral_usd,
+    toString(sum(debt_usd)) AS debt_usd,
+    sum(events) AS events,
+    toUInt64(uniqExactMerge(txs)) AS txs,
+    toUInt64(uniqExactMerge(borrowers)) AS borrowers
+FROM liquidations_daily FINAL
+WHERE day >= toDate(@from) AND day < toDate(@to)
+GROUP BY chain_id, day
+HAVING events > 0
+ORDER BY chain_id, day

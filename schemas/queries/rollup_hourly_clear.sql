@@ -1,0 +1,32 @@
+-- First half of an hourly recomputation: writes an empty row, at version
+-- @version, for every hour that already has a row in the touched (chain_id,
+-- day) buckets. The second half (rollup_hourly.sql) writes the hours that have
+-- events at @version + 1, so an hour whose events all moved away (an event
+-- re-included in another hour of the same day) reads as empty instead of
+-- keeping a stale row. Parameters as in rollup_daily.sql.
+INSERT INTO liquidations_hourly
+    (chain_id, chain, hour, collateral_usd, debt_usd, bonus_usd, protocol_fee_usd,
+     events, unpriced_events, retracted_events, txs, borrowers, liquidators, version, computed_at)
+SELECT
+    chain_id,
+    any(chain),
+    hour,
+    toDecimal128(0, 8),
+    toDecimal128(0, 8),
+    toDecimal128(0, 8),
+    toDecimal128(0, 8),
+    toUInt64(0),
+    toUInt64(0),
+    toUInt64(0),
+    uniqExactStateIf(chain, 0),
+    uniqExactStateIf(chain, 0),
+    uniqExactStateIf(chain, 0),
+    toUInt64(@version),
+    now()
+FROM liquidations_hourly
+WHERE chain_id IN @chain_set
+  AND toDate(hour) IN @day_set
+  AND (chain_id, toDate(hour)) IN (
+      SELECT chain_id, day FROM system.one
+      ARRAY JOIN CAST(@chain_ids AS Array(UInt64)) AS chain_id, CAST(@days AS Array(Date)) AS day)
+GROUP BY chain_id, hour

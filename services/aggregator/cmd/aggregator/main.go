@@ -1,0 +1,105 @@
+// Command aggregator consumes liquidation events from Kafka into ClickHouse.
+//
+//	aggregator --config aggregator.yaml [--brokers h:p,...] [--clickhouse-addr h:p,...]
+//	           [--database name] [--metrics-addr h:p] [--migrate | --migrate-dry-run]
+//
+// Settings apply as defaults < config file < flags. --migrate applies the
+// ClickHouse schema and exits; the service never does so on its own.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/liqstream/liqstream/services/aggregator/aggregator"
+	"github.com/liqstream/liqstream/services/lib/configfile"
+	"github.com/liqstream/liqstream/services/lib/telemetry"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if err := run(log, os.Args[1:]); err != nil {
+		log.Error("aggregator failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger, args []string) error {
+	fs := flag.NewFlagSet("aggregator", flag.ContinueOnError)
+	configPath := fs.String("config", "", "YAML config file (strict: unknown keys fail)")
+	brokers := fs.String("brokers", "", "Kafka seed brokers, comma-separated (kafka.brokers)")
+	chAddr := fs.String("clickhouse-addr", "", "ClickHouse native addresses, comma-separated (clickhouse.addr)")
+	database := fs.String("database", "", "ClickHouse database (clickhouse.database)")
+	metricsAddr := fs.String("metrics-addr", "", "address serving /metrics, empty for none (metrics_addr)")
+	doMigrate := fs.Bool("migrate", false, "apply pending ClickHouse migrations and exit")
+	dryRun := fs.Bool("migrate-dry-run", false, "list pending ClickHouse migrations and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+
+	cfg := aggregator.DefaultConfig()
+	if err := configfile.Load(*configPath, &cfg); err != nil {
+		return err
+	}
+	set := configfile.FlagsSet(fs)
+	if set["brokers"] {
+		cfg.Kafka.Brokers = strings.Split(*brokers, ",")
+	}
+	if set["clickhouse-addr"] {
+		cfg.ClickHouse.Addr = strings.Split(*chAddr, ",")
+	}
+	if set["database"] {
+		cfg.ClickHouse.Database = *database
+	}
+	if set["metrics-addr"] {
+		cfg.MetricsAddr = *metricsAddr
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if *doMigrate || *dryRun {
+		applied, err := aggregator.Migrate(ctx, cfg.ClickHouse, log, *dryRun)
+		for _, a := range applied {
+			fmt.Printf("%s %04d %s (%d statements)\n", map[bool]string{true: "pending", false: "applied"}[*dryRun], a.Version, a.Name, a.Statements)
+		}
+		return err
+	}
+
+	tel, err := telemetry.New("aggregator")
+	if err != nil {
+		return err
+	}
+	agg, err := aggregator.New(cfg, log, tel.Meter())
+	if err != nil {
+		return err
+	}
+	log.Info("starting aggregator", "config", *configPath, "clickhouse", cfg.ClickHouse.Addr, "database", cfg.ClickHouse.Database, "password", cfg.ClickHouse.Password)
+
+	// Run group: the aggregator and the metrics server; the first to return
+	// stops the other. The aggregator returns after its final flush.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 2)
+	go func() { errs <- agg.Run(ctx) }()
+	go func() { errs <- tel.Serve(ctx, cfg.MetricsAddr, log) }()
+	first := <-errs
+	cancel()
+	second := <-errs
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	_ = tel.Shutdown(sctx)
+	if first != nil {
+		return first
+	}
+	return second
+}

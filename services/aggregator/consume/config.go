@@ -1,0 +1,82 @@
+package consume
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/liqstream/liqstream/services/lib/topics"
+)
+
+// ErrConfig is wrapped by every Validate error.
+var ErrConfig = errors.New("invalid consumer config")
+
+// KafkaConfig says where to consume from. YAML key "kafka".
+type KafkaConfig struct {
+	// Brokers are seed brokers, host:port (default 127.0.0.1:9092).
+	Brokers []string `yaml:"brokers"`
+	// Group is the consumer group (default "liqstream-aggregator").
+	Group string `yaml:"group"`
+	// Topic to consume (default topics.Liquidations).
+	Topic string `yaml:"topic"`
+	// DLQTopic receives poison records (default topics.LiquidationsDLQ).
+	DLQTopic string `yaml:"dlq_topic"`
+}
+
+// BatchConfig says when a batch is written. YAML key "batch".
+type BatchConfig struct {
+	// MaxRecords closes a batch at this many records (default 10000).
+	MaxRecords int `yaml:"max_records"`
+	// MaxWait closes a batch this long after its first record (default 250ms).
+	MaxWait time.Duration `yaml:"max_wait"`
+	// ShutdownTimeout bounds flushing and committing the last batch on
+	// shutdown (default 30s).
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Config is the consumer's configuration.
+type Config struct {
+	Kafka KafkaConfig `yaml:"kafka"`
+	Batch BatchConfig `yaml:"batch"`
+}
+
+// DefaultConfig returns the defaults documented on the fields.
+func DefaultConfig() Config {
+	return Config{
+		Kafka: KafkaConfig{
+			Brokers:  []string{"127.0.0.1:9092"},
+			Group:    "liqstream-aggregator",
+			Topic:    topics.Liquidations,
+			DLQTopic: topics.LiquidationsDLQ,
+		},
+		Batch: BatchConfig{MaxRecords: 10_000, MaxWait: 250 * time.Millisecond, ShutdownTimeout: 30 * time.Second},
+	}
+}
+
+// Validate reports the first invalid setting, naming its YAML key.
+func (c Config) Validate() error {
+	switch {
+	case len(c.Kafka.Brokers) == 0:
+		return fmt.Errorf("%w: kafka.brokers is empty: give at least one host:port", ErrConfig)
+	case c.Kafka.Group == "":
+		return fmt.Errorf("%w: kafka.group is empty", ErrConfig)
+	case c.Kafka.Topic == "":
+		return fmt.Errorf("%w: kafka.topic is empty", ErrConfig)
+	case c.Kafka.DLQTopic == "":
+		return fmt.Errorf("%w: kafka.dlq_topic is empty", ErrConfig)
+	case c.Kafka.DLQTopic == c.Kafka.Topic:
+		return fmt.Errorf("%w: kafka.dlq_topic must differ from kafka.topic", ErrConfig)
+	case c.Batch.MaxRecords < 1 || c.Batch.MaxRecords > 1_000_000:
+		return fmt.Errorf("%w: batch.max_records %d must be within 1..1000000", ErrConfig, c.Batch.MaxRecords)
+	case c.Batch.MaxWait <= 0:
+		return fmt.Errorf("%w: batch.max_wait must be positive, e.g. 250ms", ErrConfig)
+	case c.Batch.ShutdownTimeout <= 0:
+		return fmt.Errorf("%w: batch.shutdown_timeout must be positive, e.g. 30s", ErrConfig)
+	}
+	for _, b := range c.Kafka.Brokers {
+		if b == "" {
+			return fmt.Errorf("%w: kafka.brokers holds an empty address", ErrConfig)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,28 @@
+// Package store is the "store" stage of liqstream's data path (consume →
+// store → query): it writes LiquidationEvent rows to ClickHouse and keeps the
+// daily and hourly rollups exact.
+//
+// Contract:
+//   - NewRow validates and converts one event with its Kafka coordinates;
+//     an event it rejects (ErrInvalidEvent) must not be written (the consumer
+//     sends it to the dead-letter topic).
+//   - WriteBatch writes rows with one INSERT into liquidations (explicit column
+//     list), then recomputes every (chain, UTC day) bucket the rows touch, for
+//     the daily and the hourly rollup, from liquidations FINAL. When it
+//     returns nil, ClickHouse has the rows and the rollups reflect them: only
+//     then may the caller acknowledge (commit) the records. When it returns an
+//     error nothing may be acknowledged; writing the same rows again is always
+//     safe, because raw rows collapse by (chain_id, block_date, event_id) to
+//     the highest revision and rollups are recomputed, never incremented.
+//   - Transient failures (network, server overload, timeouts) are retried
+//     with bounded exponential backoff inside WriteBatch; the error it
+//     returns says which step failed and IsRetryable says whether calling
+//     again later may succeed.
+//   - WriteBatch is safe for concurrent use; Close closes the connection.
+//
+// Rollup versions are taken from the writer's clock (nanoseconds, strictly
+// increasing per process): when several aggregator processes recompute the
+// same bucket within their clock skew, the later recomputation of the bucket
+// by any of them heals it. Recompute rebuilds the rollups of a date range
+// (after a manual repair of the raw table, for example).
+package store

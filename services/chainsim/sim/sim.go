@@ -1,0 +1,227 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/liqstream/liqstream/services/lib/chains"
+)
+
+// Sim is a running simulation: ground truth plus the state served over
+// JSON-RPC. Its methods are safe for concurrent use.
+type Sim struct {
+	cfg    Config
+	order  []uint64
+	chains map[uint64]*chainState
+	truth  *Truth
+}
+
+// chainState is one simulated chain.
+type chainState struct {
+	id            uint64
+	slug          string
+	clk           clock
+	hash          hasher
+	pool, oracle  common.Address
+	assets        []Asset
+	byAddr        map[common.Address]*Asset
+	prices        pricer
+	logs          []servedLog // sorted by (block, log index)
+	safeDepth     uint64
+	finalDepth    uint64
+	gasLimit      uint64
+	head          atomic.Uint64
+	windowStart   uint64 // first block of the window
+	windowEnd     uint64 // first block at or after To
+	maxLogRange   uint64
+	maxLogResults int
+}
+
+// New generates a simulation. It fails (wrapping ErrConfig) for an invalid
+// Config.
+func New(cfg Config) (*Sim, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	reg := chains.Default()
+	s := &Sim{cfg: cfg, order: cfg.Chains, chains: map[uint64]*chainState{}}
+	days := windowDays(cfg.From, cfg.To)
+	counts := dailyCounts(cfg, days)
+	prices := newPricer(cfg.Seed)
+	truth := &Truth{cfg: cfg, chains: cfg.Chains, pools: map[uint64]common.Address{}, events: map[uint64][]Event{}}
+	for _, id := range cfg.Chains {
+		ch, ok := reg.ByID(id)
+		if !ok {
+			return nil, fmt.Errorf("%w: chain %d: %w", ErrConfig, id, chains.ErrUnknownChain)
+		}
+		m, ok := reg.PrimaryV3Market(id)
+		if !ok || m.Oracle == "" {
+			return nil, fmt.Errorf("%w: chain %d has no Aave V3 market with an oracle in the registry", ErrConfig, id)
+		}
+		spec := chainSpecs[id]
+		cs := &chainState{id: id, slug: spec.slug, clk: clock{spec.anchorN, spec.blockMs}, hash: hasher{cfg.Seed, id},
+			pool: common.HexToAddress(m.Pool), oracle: common.HexToAddress(m.Oracle), assets: assetsFor(id),
+			byAddr: map[common.Address]*Asset{}, prices: prices, safeDepth: ch.Confirmations / 2,
+			finalDepth: ch.Confirmations, gasLimit: spec.gasLimit, maxLogRange: cfg.MaxLogRange, maxLogResults: cfg.MaxLogResults}
+		for i := range cs.assets {
+			cs.byAddr[cs.assets[i].Address] = &cs.assets[i]
+		}
+		cs.windowStart, cs.windowEnd = cs.clk.blockAt(cfg.From.Unix()), cs.clk.blockAt(cfg.To.Unix())
+		cs.head.Store(cs.windowEnd + HeadMargin)
+		events, logs := generate(cfg, id, cs.pool, cs.assets, prices, days, counts[id])
+		cs.logs = logs
+		truth.events[id] = events
+		truth.pools[id] = cs.pool
+		s.chains[id] = cs
+	}
+	s.truth = truth
+	return s, nil
+}
+
+// Chains returns the simulated chain ids in configuration order.
+func (s *Sim) Chains() []uint64 { return slices.Clone(s.order) }
+
+// Truth returns the ground truth of the whole window.
+func (s *Sim) Truth() *Truth { return s.truth }
+
+// Head returns a chain's head block number, 0 for an unknown chain.
+func (s *Sim) Head(chainID uint64) uint64 {
+	if c := s.chains[chainID]; c != nil {
+		return c.head.Load()
+	}
+	return 0
+}
+
+// SetHead moves a chain's head: logs above it are not served and blocks above
+// it do not exist yet. Unknown chains are ignored.
+func (s *Sim) SetHead(chainID uint64, n uint64) {
+	if c := s.chains[chainID]; c != nil {
+		c.head.Store(n)
+	}
+}
+
+// Safe and Finalized return the block numbers the "safe" and "finalized"
+// tags resolve to at the current head.
+func (s *Sim) Safe(chainID uint64) uint64 {
+	return s.tag(chainID, func(c *chainState) uint64 { return c.safeDepth })
+}
+
+// Finalized returns the block number the "finalized" tag resolves to.
+func (s *Sim) Finalized(chainID uint64) uint64 {
+	return s.tag(chainID, func(c *chainState) uint64 { return c.finalDepth })
+}
+
+func (s *Sim) tag(chainID uint64, depth func(*chainState) uint64) uint64 {
+	c := s.chains[chainID]
+	if c == nil {
+		return 0
+	}
+	return c.lag(depth(c))
+}
+
+// BlockAt returns the first block of a chain whose timestamp is >= t.
+func (s *Sim) BlockAt(chainID uint64, t time.Time) uint64 {
+	if c := s.chains[chainID]; c != nil {
+		sec := t.Unix()
+		if t.Nanosecond() > 0 { // block timestamps are whole seconds
+			sec++
+		}
+		return c.clk.blockAt(sec)
+	}
+	return 0
+}
+
+// BlockTime returns the timestamp of block n.
+func (s *Sim) BlockTime(chainID uint64, n uint64) time.Time {
+	if c := s.chains[chainID]; c != nil {
+		return unixUTC(c.clk.time(n))
+	}
+	return time.Time{}
+}
+
+// BlockHash returns the hash of block n.
+func (s *Sim) BlockHash(chainID uint64, n uint64) common.Hash {
+	if c := s.chains[chainID]; c != nil {
+		return c.hash.hash(n)
+	}
+	return common.Hash{}
+}
+
+// Pool and Oracle return the Aave V3 pool and oracle addresses of a chain.
+func (s *Sim) Pool(chainID uint64) common.Address {
+	if c := s.chains[chainID]; c != nil {
+		return c.pool
+	}
+	return common.Address{}
+}
+
+// Oracle returns the Aave V3 oracle address of a chain.
+func (s *Sim) Oracle(chainID uint64) common.Address {
+	if c := s.chains[chainID]; c != nil {
+		return c.oracle
+	}
+	return common.Address{}
+}
+
+// Assets returns the tokens listed on a chain's market.
+func (s *Sim) Assets(chainID uint64) []Asset {
+	if c := s.chains[chainID]; c != nil {
+		return slices.Clone(c.assets)
+	}
+	return nil
+}
+
+// PriceE8 returns the oracle price of asset at block n (USD, 8 decimals), the
+// value eth_call getAssetPrice returns; false for an unknown chain or asset.
+func (s *Sim) PriceE8(chainID uint64, asset common.Address, n uint64) (*big.Int, bool) {
+	c := s.chains[chainID]
+	if c == nil {
+		return nil, false
+	}
+	a := c.byAddr[asset]
+	if a == nil {
+		return nil, false
+	}
+	return c.prices.price(a, c.clk.time(n)), true
+}
+
+// Serve listens on addr (e.g. "127.0.0.1:0") and serves Handler until ctx is
+// cancelled. It returns the base URL, e.g. "http://127.0.0.1:40123"; chain
+// endpoints are "<url>/<slug>" and "<url>/<chain id>".
+func (s *Sim) Serve(ctx context.Context, addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutCtx)
+	}()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			_ = ln.Close()
+		}
+	}()
+	return "http://" + ln.Addr().String(), nil
+}
+
+// lag returns head - depth, floored at 0.
+func (c *chainState) lag(depth uint64) uint64 {
+	h := c.head.Load()
+	if h < depth {
+		return 0
+	}
+	return h - depth
+}

@@ -1,0 +1,32 @@
+// Package ingest wires one chain's ingest process: rpc → decode → price →
+// publish. The main type is Ingester, built by New from a Config and started
+// with Run.
+//
+// Run, in order: creates the Kafka topics if missing; dials the RPC endpoint
+// and checks its chain id; resolves the configured window [from, to) to block
+// numbers (a date or RFC3339 time resolves to the first block whose timestamp
+// is at or after it, found by a k-ary search over batched header fetches);
+// reads the chain's checkpoint and resumes at checkpoint+1 when that is inside
+// the window; then backfills in eth_getLogs ranges of log_range blocks.
+//
+// Ordering and delivery: up to `concurrency` ranges are fetched, decoded and
+// priced in parallel, but published strictly in block order. After each such
+// group the producer is flushed and, only when every record was acknowledged,
+// the checkpoint is advanced to the group's last block (see package publish).
+// A crash or cancel therefore loses nothing: the next run republishes at most
+// the uncheckpointed group (duplicates carry the same event_id).
+//
+// Safe head: without `to`, the backfill ends at the safe head, and Follow
+// keeps polling it every poll_interval. The safe head is
+// head − confirmations, lowered to the node's "finalized" block when the
+// node serves that tag: min(finalized, head − confirmations).
+//
+// Bad input never stops the process and is never dropped silently: a log that
+// fails to decode, or whose tokens or prices cannot be read, is logged with
+// chain, block, tx and log index, counted in decode_errors{reason}, and
+// produced to the dead-letter topic with the reason header. RPC and Kafka
+// failures that survive the retries end Run with an error.
+//
+// Progress returns a snapshot for orchestrators; progress is also logged
+// every progress_interval.
+package ingest
