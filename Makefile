@@ -25,7 +25,7 @@ help: ## Show this help.
 
 .PHONY: demo
 demo: ## Run the whole pipeline over simulated Jan–Feb 2026 and print the cycle table beside the ground truth.
-	@bash scripts/install-deps.sh --demo
+	@bash scripts/install-deps.sh
 	@bash scripts/clickhouse-start.sh
 	@$(MAKE) --no-print-directory build-liqstream
 	@bin/liqstream demo

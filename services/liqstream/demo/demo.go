@@ -51,6 +51,9 @@ type Config struct {
 	Timeout time.Duration
 	// ProgressEvery is how often a progress line is written (0: never).
 	ProgressEvery time.Duration
+	// Windows are extra [from, to) windows compared per chain beside the
+	// main one, e.g. a wave; they must be whole UTC hours inside it.
+	Windows [][2]time.Time
 }
 
 // DefaultConfig returns the settings `make demo` uses.
@@ -63,8 +66,16 @@ func DefaultConfig() Config {
 		Database:       "liqstream_demo",
 		Timeout:        10 * time.Minute,
 		ProgressEvery:  2 * time.Second,
+		// The Jan 31–Feb 5 2026 wave and Jan 29: distinct counts over a
+		// window must come out exact, not as sums of days.
+		Windows: [][2]time.Time{
+			{date(2026, 1, 29), date(2026, 1, 30)},
+			{date(2026, 1, 31), date(2026, 2, 6)},
+		},
 	}
 }
+
+func date(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
 
 // Run starts chainsim, a Kafka broker (unless given), one ingest per chain and
 // the aggregator; waits until the ingests have published the window and
@@ -229,7 +240,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, meter metric.Meter, 
 		return nil, fmt.Errorf("stopping aggregator: %w", err)
 	}
 
-	res, err := compare(ctx, conn, simulator, ids, slugOf, cfg.From, cfg.To)
+	res, err := compare(ctx, conn, simulator, ids, slugOf, cfg.From, cfg.To, cfg.Windows)
 	if err != nil {
 		return nil, err
 	}
@@ -298,14 +309,39 @@ func resetDatabase(ctx context.Context, cfg Config, log *slog.Logger) (driver.Co
 
 // compare reads the window and daily figures from ClickHouse's rollups and
 // sets them beside chainsim's ground truth.
-func compare(ctx context.Context, conn driver.Conn, s *sim.Sim, ids []uint64, slugOf map[uint64]string, from, to time.Time) (*Result, error) {
-	sum, err := query.CycleSummary(ctx, conn, from, to)
-	if err != nil {
-		return nil, fmt.Errorf("querying cycle summary: %w", err)
+func compare(ctx context.Context, conn driver.Conn, s *sim.Sim, ids []uint64, slugOf map[uint64]string, from, to time.Time, extra [][2]time.Time) (*Result, error) {
+	truth := s.Truth()
+	window := func(wf, wt time.Time) ([]ChainResult, error) {
+		sum, err := query.CycleSummary(ctx, conn, wf, wt)
+		if err != nil {
+			return nil, fmt.Errorf("querying cycle summary for %s..%s: %w", day(wf), day(wt), err)
+		}
+		byChain := map[uint64]query.ChainSummary{}
+		for _, c := range sum {
+			byChain[c.ChainID] = c
+		}
+		var out []ChainResult
+		for _, id := range ids {
+			w := truth.Window(id, wf, wt)
+			out = append(out, ChainResult{
+				Chain: slugOf[id], ChainID: id, From: wf, To: wt,
+				Measured: fromSummary(byChain[id]),
+				Truth:    Figures{CollateralUSD: w.CollateralUSD, DebtUSD: w.DebtUSD, Events: w.Events, Txs: w.Txs, Borrowers: w.Borrowers},
+			})
+		}
+		return out, nil
 	}
-	byChain := map[uint64]query.ChainSummary{}
-	for _, c := range sum {
-		byChain[c.ChainID] = c
+	res := &Result{From: from, To: to}
+	var err error
+	if res.Chains, err = window(from, to); err != nil {
+		return nil, err
+	}
+	for _, w := range extra {
+		cs, err := window(w[0], w[1])
+		if err != nil {
+			return nil, err
+		}
+		res.Windows = append(res.Windows, cs...)
 	}
 	series, err := query.DailySeries(ctx, conn, from, to)
 	if err != nil {
@@ -319,15 +355,7 @@ func compare(ctx context.Context, conn driver.Conn, s *sim.Sim, ids []uint64, sl
 	for _, p := range series {
 		byDay[key{p.ChainID, p.Day.Unix()}] = p
 	}
-	res := &Result{From: from, To: to}
-	truth := s.Truth()
 	for _, id := range ids {
-		w := truth.Window(id, from, to)
-		res.Chains = append(res.Chains, ChainResult{
-			Chain: slugOf[id], ChainID: id,
-			Measured: fromSummary(byChain[id]),
-			Truth:    Figures{CollateralUSD: w.CollateralUSD, DebtUSD: w.DebtUSD, Events: w.Events, Txs: w.Txs, Borrowers: w.Borrowers},
-		})
 		for _, d := range truth.Days(id) {
 			if d.Day.Before(from) || !d.Day.Before(to) {
 				continue

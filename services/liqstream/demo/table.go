@@ -58,6 +58,7 @@ func (f Figures) Diff(want Figures) string {
 type ChainResult struct {
 	Chain    string
 	ChainID  uint64
+	From, To time.Time
 	Measured Figures
 	Truth    Figures
 }
@@ -75,7 +76,9 @@ type Result struct {
 	From, To time.Time
 	Chains   []ChainResult
 	Days     []DayResult
-	Elapsed  time.Duration
+	// Windows are the extra windows of Config.Windows, per chain.
+	Windows []ChainResult
+	Elapsed time.Duration
 	// Published is the number of events the ingests published (duplicates
 	// after a restart included).
 	Published uint64
@@ -85,9 +88,9 @@ type Result struct {
 // from the ground truth.
 func (r *Result) Mismatches() []string {
 	var out []string
-	for _, c := range r.Chains {
+	for _, c := range append(append([]ChainResult(nil), r.Chains...), r.Windows...) {
 		if d := c.Measured.Diff(c.Truth); d != "" {
-			out = append(out, fmt.Sprintf("%s %s..%s: %s", c.Chain, day(r.From), day(r.To), d))
+			out = append(out, fmt.Sprintf("%s %s..%s: %s", c.Chain, day(c.From), day(c.To), d))
 		}
 	}
 	for _, c := range r.Days {
@@ -129,8 +132,8 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "window %s..%s (UTC, half-open); %d chain-days compared; elapsed %s\n",
-		day(r.From), day(r.To), len(r.Days), r.Elapsed.Round(100*time.Millisecond))
+	_, err := fmt.Fprintf(w, "window %s..%s (UTC, half-open); also compared: %d chain-days, %d chain-windows; elapsed %s\n",
+		day(r.From), day(r.To), len(r.Days), len(r.Windows), r.Elapsed.Round(100*time.Millisecond))
 	return err
 }
 
