@@ -18,9 +18,8 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// HeaderDLQDetail carries the human-readable error of a dead-lettered record
-// (topics.HeaderDLQReason carries its machine-readable reason).
-const HeaderDLQDetail = "liqstream-dlq-detail"
+// HeaderDLQDetail is topics.HeaderDLQDetail, kept for callers of this package.
+const HeaderDLQDetail = topics.HeaderDLQDetail
 
 // Reasons in topics.HeaderDLQReason and the dlq_records metric.
 const (

@@ -70,7 +70,7 @@ func DefaultConfig() Config {
 		PollInterval:     2 * time.Second,
 		Concurrency:      4,
 		ProgressInterval: 5 * time.Second,
-		Kafka:            publish.Config{Brokers: []string{"127.0.0.1:19092"}},
+		Kafka:            publish.Config{Brokers: []string{"127.0.0.1:9092"}},
 	}
 }
 

@@ -34,6 +34,9 @@ const (
 	HeaderContentType = "content-type"
 	// HeaderDLQReason says why a record went to the dead-letter topic.
 	HeaderDLQReason = "liqstream-dlq-reason"
+	// HeaderDLQDetail carries the human-readable error of a dead-lettered
+	// record; HeaderDLQReason carries its machine-readable reason.
+	HeaderDLQDetail = "liqstream-dlq-detail"
 	// HeaderDLQSource is "topic/partition/offset" of the original record.
 	HeaderDLQSource = "liqstream-dlq-source"
 )
