@@ -31,6 +31,7 @@ func Commands() []Command {
 	return []Command{
 		{"demo", "run the whole pipeline over simulated Jan–Feb 2026 and compare with ground truth", Demo},
 		{"migrate", "apply the ClickHouse schema migrations (idempotent)", Migrate},
+		{"tail", "print events from the liquidations topic as JSON lines", Tail},
 		{"version", "print the version", func(_ context.Context, env Env, _ []string) int {
 			fmt.Fprintln(env.Stdout, "liqstream", env.Version)
 			return 0
