@@ -21,6 +21,17 @@ type KafkaConfig struct {
 	Topic string `yaml:"topic"`
 	// DLQTopic receives poison records (default topics.LiquidationsDLQ).
 	DLQTopic string `yaml:"dlq_topic"`
+	// InstanceID makes this member a static group member (KIP-345) when set:
+	// a member restarted with the same id within SessionTimeout gets its
+	// partitions back without a rebalance. Give every replica its own
+	// stable id (e.g. the pod name). Empty (the default) is dynamic
+	// membership.
+	InstanceID string `yaml:"instance_id"`
+	// SessionTimeout is how long the broker waits for a silent member (a
+	// crashed process) before moving its partitions to the others; the
+	// broker bounds it with group.min/max.session.timeout.ms (6s..30m by
+	// default). Default 45s.
+	SessionTimeout time.Duration `yaml:"session_timeout"`
 }
 
 // BatchConfig says when a batch is written. YAML key "batch".
@@ -48,6 +59,8 @@ func DefaultConfig() Config {
 			Group:    "liqstream-aggregator",
 			Topic:    topics.Liquidations,
 			DLQTopic: topics.LiquidationsDLQ,
+
+			SessionTimeout: 45 * time.Second,
 		},
 		Batch: BatchConfig{MaxRecords: 10_000, MaxWait: 250 * time.Millisecond, ShutdownTimeout: 30 * time.Second},
 	}
@@ -66,6 +79,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: kafka.dlq_topic is empty", ErrConfig)
 	case c.Kafka.DLQTopic == c.Kafka.Topic:
 		return fmt.Errorf("%w: kafka.dlq_topic must differ from kafka.topic", ErrConfig)
+	case c.Kafka.SessionTimeout < time.Second || c.Kafka.SessionTimeout > 30*time.Minute:
+		return fmt.Errorf("%w: kafka.session_timeout %s must be within 1s..30m (the broker's default bounds are 6s..30m), e.g. 45s", ErrConfig, c.Kafka.SessionTimeout)
+	case len(c.Kafka.InstanceID) > 249:
+		return fmt.Errorf("%w: kafka.instance_id is %d bytes long, at most 249", ErrConfig, len(c.Kafka.InstanceID))
 	case c.Batch.MaxRecords < 1 || c.Batch.MaxRecords > 1_000_000:
 		return fmt.Errorf("%w: batch.max_records %d must be within 1..1000000", ErrConfig, c.Batch.MaxRecords)
 	case c.Batch.MaxWait <= 0:

@@ -90,9 +90,10 @@ func New(cfg Config, log *slog.Logger, meter metric.Meter, st *store.Store) (*Co
 		})); err != nil {
 		return nil, fmt.Errorf("creating metric consumer_lag_records: %w", err)
 	}
-	c.cl, err = kgo.NewClient(
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Kafka.Brokers...),
 		kgo.ConsumerGroup(cfg.Kafka.Group),
+		kgo.SessionTimeout(cfg.Kafka.SessionTimeout),
 		kgo.ConsumeTopics(cfg.Kafka.Topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
@@ -102,7 +103,11 @@ func New(cfg Config, log *slog.Logger, meter metric.Meter, st *store.Store) (*Co
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 			log.Warn("partitions lost; their uncommitted records will be re-read by their new owner", "partitions", lost)
 		}),
-	)
+	}
+	if cfg.Kafka.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(cfg.Kafka.InstanceID))
+	}
+	c.cl, err = kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating Kafka client for %v: %w (check kafka.brokers)", cfg.Kafka.Brokers, err)
 	}
@@ -138,7 +143,7 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 		c.cl.AllowRebalance()
 		c.cl.Close()
 	}()
-	c.log.Info("consuming", "topic", c.cfg.Kafka.Topic, "group", c.cfg.Kafka.Group, "brokers", c.cfg.Kafka.Brokers,
+	c.log.Info("consuming", "topic", c.cfg.Kafka.Topic, "group", c.cfg.Kafka.Group, "instance_id", c.cfg.Kafka.InstanceID, "brokers", c.cfg.Kafka.Brokers,
 		"max_records", c.cfg.Batch.MaxRecords, "max_wait", c.cfg.Batch.MaxWait)
 	var p pending
 	for {

@@ -1,7 +1,7 @@
 // Command aggregator consumes liquidation events from Kafka into ClickHouse.
 //
 //	aggregator --config aggregator.yaml [--brokers h:p,...] [--clickhouse-addr h:p,...]
-//	           [--database name] [--metrics-addr h:p] [--migrate | --migrate-dry-run]
+//	           [--instance-id id] [--database name] [--metrics-addr h:p] [--migrate | --migrate-dry-run]
 //
 // Settings apply as defaults < config file < flags. --migrate applies the
 // ClickHouse schema and exits; the service never does so on its own.
@@ -36,6 +36,7 @@ func run(log *slog.Logger, args []string) error {
 	configPath := fs.String("config", "", "YAML config file (strict: unknown keys fail)")
 	brokers := fs.String("brokers", "", "Kafka seed brokers, comma-separated (kafka.brokers)")
 	chAddr := fs.String("clickhouse-addr", "", "ClickHouse native addresses, comma-separated (clickhouse.addr)")
+	instanceID := fs.String("instance-id", "", "static consumer-group member id, unique per replica; empty for dynamic membership (kafka.instance_id)")
 	database := fs.String("database", "", "ClickHouse database (clickhouse.database)")
 	metricsAddr := fs.String("metrics-addr", "", "address serving /metrics, empty for none (metrics_addr)")
 	doMigrate := fs.Bool("migrate", false, "apply pending ClickHouse migrations and exit")
@@ -54,6 +55,9 @@ func run(log *slog.Logger, args []string) error {
 	}
 	if set["clickhouse-addr"] {
 		cfg.ClickHouse.Addr = strings.Split(*chAddr, ",")
+	}
+	if set["instance-id"] {
+		cfg.Kafka.InstanceID = *instanceID
 	}
 	if set["database"] {
 		cfg.ClickHouse.Database = *database
