@@ -32,8 +32,8 @@ demo: ## Run the whole pipeline over simulated Jan–Feb 2026 and print the cycl
 
 .PHONY: test
 test: servers lint proto-check ## Unit and integration tests against the real ClickHouse and Kafka (started here).
-	@set -e; for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test $(GOTEST_FLAGS) ./...); done
-	@$(MAKE) --no-print-directory gowork-off bench-smoke
+	@set -e; for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test $(GOTEST_FLAGS) -skip '^TestChaos' ./...); done
+	@$(MAKE) --no-print-directory gowork-off bench-smoke chdb-check chaos-ci
 
 .PHONY: servers
 servers: ## Install (if missing) and start ClickHouse and Kafka on loopback.
@@ -86,6 +86,18 @@ proto-check: $(TOOLS)/protoc-gen-go ## Fail when the committed generated code is
 	PATH=$(TOOLS):$$PATH protoc -I proto --go_out=$$tmp --go_opt=module=github.com/liqstream/liqstream/proto proto/liqstream/v1/*.proto; \
 	if ! diff -r $$tmp/liqstreamv1 proto/liqstreamv1 >/dev/null; then echo "proto/liqstreamv1 is stale: run make proto and commit"; diff -r $$tmp/liqstreamv1 proto/liqstreamv1 | head -20; exit 1; fi; \
 	echo "generated proto code is up to date"
+
+.PHONY: chaos-ci
+chaos-ci: servers ## Aggregator chaos test at CI size (20 SIGKILLs, ClickHouse restarted once); runs alone, it restarts ClickHouse.
+	@set -o pipefail; cd services/aggregator && LIQSTREAM_CHAOS_RESTART_CLICKHOUSE=1 go test $(GOTEST_FLAGS) -v -run '^TestChaos' ./chaos/ 2>&1 | { grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|chaos|seed|kill' || true; }
+
+.PHONY: chaos
+chaos: servers ## Long chaos run: 100 SIGKILLs over a 150 s load, ClickHouse restarted once.
+	@bash scripts/chaos.sh
+
+.PHONY: chdb-check
+chdb-check: ## Run every migration and query of schemas/ on chdb (in-process current ClickHouse LTS).
+	@bash scripts/chdb-check.sh
 
 .PHONY: bench
 bench: ## Run the benchmarks; each line prints target, measured value and pass/fail.

@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -27,6 +28,13 @@ func TestMigrationsSortedAndSplit(t *testing.T) {
 			if strings.HasSuffix(s, ";") {
 				t.Errorf("%s: statement keeps its semicolon: %q", m.Name, s)
 			}
+		}
+	}
+	for _, m := range ms {
+		// 18.16 has no ADD COLUMN IF NOT EXISTS: an ALTER must be alone in
+		// its migration, which is then applied and recorded as one unit.
+		if stmts := m.Statements("x"); strings.Contains(m.SQL, "ALTER TABLE") && len(stmts) != 1 {
+			t.Errorf("%s: an ALTER migration must hold exactly one statement, has %d", m.Name, len(stmts))
 		}
 	}
 	if n := len(ms[1].Statements("x")); n != 2 {
@@ -76,7 +84,11 @@ func TestParseMigrationsRejectsBadNames(t *testing.T) {
 }
 
 func TestQuery(t *testing.T) {
-	for _, name := range []string{"cycle_summary", "cycle_summary_raw", "daily_series", "daily_series_raw", "rollup_daily", "rollup_hourly", "rollup_hourly_clear"} {
+	names := QueryNames()
+	if len(names) != 16 {
+		t.Errorf("QueryNames() = %v, want 16 queries", names)
+	}
+	for _, name := range names {
 		q, err := Query(name)
 		if err != nil || !strings.Contains(q, "SELECT") {
 			t.Errorf("Query(%q) = %q, %v", name, q, err)
@@ -85,7 +97,33 @@ func TestQuery(t *testing.T) {
 	if _, err := Query("nope"); !errors.Is(err, ErrUnknownQuery) {
 		t.Errorf("Query(nope) error = %v, want ErrUnknownQuery", err)
 	}
-	if len(QueryNames()) != 7 {
-		t.Errorf("QueryNames() = %v", QueryNames())
+}
+
+// TestQueryHeaders holds every query to its documentation: a leading comment
+// with a Parameters: and an Output: line that names every @parameter the
+// code uses.
+func TestQueryHeaders(t *testing.T) {
+	param := regexp.MustCompile(`@[A-Za-z_][A-Za-z0-9_]*`)
+	for _, name := range QueryNames() {
+		q, _ := Query(name)
+		var header, code []string
+		inHeader := true
+		for _, line := range strings.Split(q, "\n") {
+			if inHeader && strings.HasPrefix(line, "--") {
+				header = append(header, line)
+				continue
+			}
+			inHeader = false
+			code = append(code, line)
+		}
+		h := strings.Join(header, "\n")
+		if !strings.Contains(h, "-- Parameters:") || !strings.Contains(h, "-- Output:") {
+			t.Errorf("%s: the header comment lacks a Parameters: or an Output: line", name)
+		}
+		for _, p := range param.FindAllString(strings.Join(code, "\n"), -1) {
+			if !strings.Contains(h, p) {
+				t.Errorf("%s: parameter %s is not documented in the header", name, p)
+			}
+		}
 	}
 }

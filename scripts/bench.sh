@@ -21,9 +21,29 @@ report() { # name target measured pass
   [[ "$4" == PASS ]] || fail=1
 }
 
+# aggregator_bench ARGS... builds the aggregator harnesses (services/aggregator/bench)
+# and runs them against the servers of `make servers`; each prints its own result
+# lines in the format of report. A missed target sets fail; a broken harness exits.
+aggregator_bench() {
+  local bin rc=0
+  bin=$(mktemp -d)
+  (cd services/aggregator && go build -o "$bin/" ./bench/cmd/kfakebroker ./bench/cmd/bench ./cmd/aggregator)
+  (cd services/aggregator && "$bin/bench" --kfakebroker "$bin/kfakebroker" --aggregator "$bin/aggregator" \
+    --clickhouse "${LIQSTREAM_TEST_CLICKHOUSE_ADDR:-127.0.0.1:19000}" --kafka "${LIQSTREAM_TEST_KAFKA_BROKERS:-127.0.0.1:19092}" \
+    ${LIQSTREAM_BENCH_ARGS:-} "$@") || rc=$?
+  rm -rf "$bin"
+  case $rc in
+    0) ;;
+    1) fail=1 ;;
+    *) echo "aggregator benchmark harness failed (exit $rc)" >&2; exit "$rc" ;;
+  esac
+}
+
 if ((smoke)); then
   echo "== benchmark smoke (harnesses only, no targets)"
   (cd services/ingest && go test -run '^$' -bench . -benchtime 200x ./decode/ >/dev/null)
+  (cd services/ingest && go test -count=1 -run 'TestRPCRequestsPer100kBlocks' ./ingest/ >/dev/null)
+  aggregator_bench --smoke
   echo "bench-smoke ok"
   exit 0
 fi
@@ -36,5 +56,25 @@ geth=$(median $(bench_field "$out" BenchmarkDecodeGethABI ns/op))
 pass=FAIL; awk -v n="$ns" -v a="$allocs" 'BEGIN{exit !(n<=100 && a==0)}' && pass=PASS
 report "decode LiquidationCall" "<= 100 ns/op, 0 allocs" "${ns} ns/op, ${allocs} allocs" "$pass"
 printf '%-44s %s\n' "  go-ethereum abi unpack (reference)" "${geth} ns/op"
+
+echo "== ingest: RPC requests per 100k Polygon blocks under a 2,000-block cap (a batch counts once)"
+out=$(cd services/ingest && go test -count=1 -run 'TestRPCRequestsPer100kBlocks' -v ./ingest/ | grep BENCH)
+for faulty in false true; do
+  line=$(grep "faulty=${faulty}:" <<<"$out")
+  data=$(sed -E 's/.*: data ([0-9]+) \(minimum ([0-9]+)\).*/\1/' <<<"$line")
+  minimum=$(sed -E 's/.*: data ([0-9]+) \(minimum ([0-9]+)\).*/\2/' <<<"$line")
+  ratio=$(awk -v d="$data" -v m="$minimum" 'BEGIN{printf "%.3f", d/m}')
+  if [[ $faulty == false ]]; then
+    pass=FAIL; awk -v r="$ratio" 'BEGIN{exit !(r<=1.1)}' && pass=PASS
+    report "rpc requests / 100k blocks, no faults" "<= 1.1x minimum" "${data} / ${minimum} = ${ratio}x" "$pass"
+  else
+    printf '%-44s %s\n' "  with faults (reported beside it)" "${data} / ${minimum} = ${ratio}x"
+  fi
+done
+
+echo "== aggregator: throughput (2M events, kfake process, median of 5), latency (follow mode), memory (1M vs 3M backlog)"
+# A 10M backlog does not fit a reasonable run on this 2-core box (the broker alone
+# holds ~7 GB); LIQSTREAM_BENCH_ARGS='--memory-sizes 1000000,10000000' runs it.
+aggregator_bench --memory-sizes 1000000,3000000
 
 exit $fail

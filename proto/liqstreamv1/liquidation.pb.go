@@ -590,6 +590,255 @@ func (x *LiquidationEvent) GetObservedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// DeficitEvent is one Aave V3.3+ DeficitCreated(user, debtAsset, amountCreated)
+// log: debt the pool wrote off as bad debt when a liquidation left the borrower
+// without collateral. It travels on the same topic as LiquidationEvent with the
+// schema header "liqstream.v1.DeficitEvent" and the same record key
+// ("<chain_id>:<borrower>"), so it lands in the partition of the borrower's
+// liquidations. The amount is not part of any LiquidationEvent's debt_to_cover.
+type DeficitEvent struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	ChainId uint64                 `protobuf:"varint,1,opt,name=chain_id,json=chainId,proto3" json:"chain_id,omitempty"`
+	Chain   string                 `protobuf:"bytes,2,opt,name=chain,proto3" json:"chain,omitempty"`
+	// Protocol label, e.g. "aave-v3", "spark".
+	Protocol string `protobuf:"bytes,3,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	// Market label, e.g. "AaveV3Ethereum".
+	Market string `protobuf:"bytes,4,opt,name=market,proto3" json:"market,omitempty"`
+	// The emitting pool contract.
+	Pool        string                 `protobuf:"bytes,5,opt,name=pool,proto3" json:"pool,omitempty"`
+	BlockNumber uint64                 `protobuf:"varint,6,opt,name=block_number,json=blockNumber,proto3" json:"block_number,omitempty"`
+	BlockHash   string                 `protobuf:"bytes,7,opt,name=block_hash,json=blockHash,proto3" json:"block_hash,omitempty"`
+	BlockTime   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=block_time,json=blockTime,proto3" json:"block_time,omitempty"`
+	TxHash      string                 `protobuf:"bytes,9,opt,name=tx_hash,json=txHash,proto3" json:"tx_hash,omitempty"`
+	TxIndex     uint32                 `protobuf:"varint,10,opt,name=tx_index,json=txIndex,proto3" json:"tx_index,omitempty"`
+	LogIndex    uint32                 `protobuf:"varint,11,opt,name=log_index,json=logIndex,proto3" json:"log_index,omitempty"`
+	// The account whose debt was written off (topics[1]).
+	Borrower string `protobuf:"bytes,12,opt,name=borrower,proto3" json:"borrower,omitempty"`
+	// The debt asset (topics[2]).
+	DebtAsset *Asset `protobuf:"bytes,13,opt,name=debt_asset,json=debtAsset,proto3" json:"debt_asset,omitempty"`
+	// Raw amountCreated, in debt-asset base units.
+	AmountCreated string `protobuf:"bytes,14,opt,name=amount_created,json=amountCreated,proto3" json:"amount_created,omitempty"`
+	// Price of the debt asset used for amount_usd.
+	DebtPrice *Price `protobuf:"bytes,15,opt,name=debt_price,json=debtPrice,proto3" json:"debt_price,omitempty"`
+	// amount_created valued at debt_price (8 decimals, truncated); empty when
+	// unpriced.
+	AmountUsd string `protobuf:"bytes,16,opt,name=amount_usd,json=amountUsd,proto3" json:"amount_usd,omitempty"`
+	// event_id of the LiquidationCall that produced the deficit: same pool,
+	// transaction and borrower. Aave emits DeficitCreated before that
+	// LiquidationCall, so it is the first one after this log (or, failing
+	// that, the last one before it); empty when the transaction has none.
+	LiquidationEventId string `protobuf:"bytes,17,opt,name=liquidation_event_id,json=liquidationEventId,proto3" json:"liquidation_event_id,omitempty"`
+	// Identity: "<chain_id>:<tx_hash>:<log_index>", stable across re-ingestion.
+	EventId  string `protobuf:"bytes,18,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	Revision uint64 `protobuf:"varint,19,opt,name=revision,proto3" json:"revision,omitempty"`
+	Status   Status `protobuf:"varint,20,opt,name=status,proto3,enum=liqstream.v1.Status" json:"status,omitempty"`
+	// e.g. "aave-v3/1".
+	MethodVersion string                 `protobuf:"bytes,21,opt,name=method_version,json=methodVersion,proto3" json:"method_version,omitempty"`
+	LogTopics     []string               `protobuf:"bytes,22,rep,name=log_topics,json=logTopics,proto3" json:"log_topics,omitempty"`
+	LogData       string                 `protobuf:"bytes,23,opt,name=log_data,json=logData,proto3" json:"log_data,omitempty"`
+	ObservedAt    *timestamppb.Timestamp `protobuf:"bytes,24,opt,name=observed_at,json=observedAt,proto3" json:"observed_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeficitEvent) Reset() {
+	*x = DeficitEvent{}
+	mi := &file_liqstream_v1_liquidation_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeficitEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeficitEvent) ProtoMessage() {}
+
+func (x *DeficitEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_liqstream_v1_liquidation_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeficitEvent.ProtoReflect.Descriptor instead.
+func (*DeficitEvent) Descriptor() ([]byte, []int) {
+	return file_liqstream_v1_liquidation_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DeficitEvent) GetChainId() uint64 {
+	if x != nil {
+		return x.ChainId
+	}
+	return 0
+}
+
+func (x *DeficitEvent) GetChain() string {
+	if x != nil {
+		return x.Chain
+	}
+	return ""
+}
+
+func (x *DeficitEvent) GetProtocol() string {
+	if x != nil {
+		return x.Protocol
+	}
+	return ""
+}
+
+func (x *DeficitEvent) GetMarket() string {
+	if x != nil {
+		return x.Market
+	}
+	return ""
+}
+
+func (x *DeficitEvent) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *DeficitEvent) GetBlockNumber() uint64 {
+	if x != nil {
+		return x.BlockNumber
+	}
+	return 0
+}
+
+func (x *DeficitEvent) GetBlockHash() string {
+	if x != nil {
+		return x.BlockHash
+	}
+	return ""
+}
+
+func (x *DeficitEvent) GetBlockTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.BlockTime
+	}
+	return nil
+}
+
+func (x *DeficitEvent) GetTxHash() string {
+	if x != nil {
+		return x.TxHash
+	}
+	return ""
+}
+
+func (x *DeficitEvent) GetTxIndex() uint32 {
+	if x != nil {
+		return x.TxIndex
+	}
+	return 0
+}
+
+func (x *DeficitEvent) GetLogIndex() uint32 {
+	if x != nil {
+		return x.LogIndex
+	}
+	return 0
+}
+
+func (x *DeficitEvent) GetBorrower() string {
+	if x != nil {
+		return x.Borrower
+	}
+	return ""
+}
+
+func (x *DeficitEvent) GetDebtAsset() *Asset {
+	if x != nil {
+		return x.DebtAsset
+	}
+	return nil
+}
+
+func (x *DeficitEvent) GetAmountCreated() string {
+	if x != nil {
+		return x.AmountCreated
+	}
+	return ""
+}
+
+func (x *DeficitEvent) GetDebtPrice() *Price {
+	if x != nil {
+		return x.DebtPrice
+	}
+	return nil
+}
+
+func (x *DeficitEvent) GetAmountUsd() string {
+	if x != nil {
+		return x.AmountUsd
+	}
+	return ""
+}
+
+func (x *DeficitEvent) GetLiquidationEventId() string {
+	if x != nil {
+		return x.LiquidationEventId
+	}
+	return ""
+}
+
+func (x *DeficitEvent) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *DeficitEvent) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *DeficitEvent) GetStatus() Status {
+	if x != nil {
+		return x.Status
+	}
+	return Status_STATUS_UNSPECIFIED
+}
+
+func (x *DeficitEvent) GetMethodVersion() string {
+	if x != nil {
+		return x.MethodVersion
+	}
+	return ""
+}
+
+func (x *DeficitEvent) GetLogTopics() []string {
+	if x != nil {
+		return x.LogTopics
+	}
+	return nil
+}
+
+func (x *DeficitEvent) GetLogData() string {
+	if x != nil {
+		return x.LogData
+	}
+	return ""
+}
+
+func (x *DeficitEvent) GetObservedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ObservedAt
+	}
+	return nil
+}
+
 var File_liqstream_v1_liquidation_proto protoreflect.FileDescriptor
 
 const file_liqstream_v1_liquidation_proto_rawDesc = "" +
@@ -644,6 +893,39 @@ const file_liqstream_v1_liquidation_proto_rawDesc = "" +
 	"log_topics\x18\x1e \x03(\tR\tlogTopics\x12\x19\n" +
 	"\blog_data\x18\x1f \x01(\tR\alogData\x12;\n" +
 	"\vobserved_at\x18  \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"observedAt\"\xd4\x06\n" +
+	"\fDeficitEvent\x12\x19\n" +
+	"\bchain_id\x18\x01 \x01(\x04R\achainId\x12\x14\n" +
+	"\x05chain\x18\x02 \x01(\tR\x05chain\x12\x1a\n" +
+	"\bprotocol\x18\x03 \x01(\tR\bprotocol\x12\x16\n" +
+	"\x06market\x18\x04 \x01(\tR\x06market\x12\x12\n" +
+	"\x04pool\x18\x05 \x01(\tR\x04pool\x12!\n" +
+	"\fblock_number\x18\x06 \x01(\x04R\vblockNumber\x12\x1d\n" +
+	"\n" +
+	"block_hash\x18\a \x01(\tR\tblockHash\x129\n" +
+	"\n" +
+	"block_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tblockTime\x12\x17\n" +
+	"\atx_hash\x18\t \x01(\tR\x06txHash\x12\x19\n" +
+	"\btx_index\x18\n" +
+	" \x01(\rR\atxIndex\x12\x1b\n" +
+	"\tlog_index\x18\v \x01(\rR\blogIndex\x12\x1a\n" +
+	"\bborrower\x18\f \x01(\tR\bborrower\x122\n" +
+	"\n" +
+	"debt_asset\x18\r \x01(\v2\x13.liqstream.v1.AssetR\tdebtAsset\x12%\n" +
+	"\x0eamount_created\x18\x0e \x01(\tR\ramountCreated\x122\n" +
+	"\n" +
+	"debt_price\x18\x0f \x01(\v2\x13.liqstream.v1.PriceR\tdebtPrice\x12\x1d\n" +
+	"\n" +
+	"amount_usd\x18\x10 \x01(\tR\tamountUsd\x120\n" +
+	"\x14liquidation_event_id\x18\x11 \x01(\tR\x12liquidationEventId\x12\x19\n" +
+	"\bevent_id\x18\x12 \x01(\tR\aeventId\x12\x1a\n" +
+	"\brevision\x18\x13 \x01(\x04R\brevision\x12,\n" +
+	"\x06status\x18\x14 \x01(\x0e2\x14.liqstream.v1.StatusR\x06status\x12%\n" +
+	"\x0emethod_version\x18\x15 \x01(\tR\rmethodVersion\x12\x1d\n" +
+	"\n" +
+	"log_topics\x18\x16 \x03(\tR\tlogTopics\x12\x19\n" +
+	"\blog_data\x18\x17 \x01(\tR\alogData\x12;\n" +
+	"\vobserved_at\x18\x18 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"observedAt*L\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -667,29 +949,35 @@ func file_liqstream_v1_liquidation_proto_rawDescGZIP() []byte {
 }
 
 var file_liqstream_v1_liquidation_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_liqstream_v1_liquidation_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_liqstream_v1_liquidation_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_liqstream_v1_liquidation_proto_goTypes = []any{
 	(Status)(0),                   // 0: liqstream.v1.Status
 	(PriceSource)(0),              // 1: liqstream.v1.PriceSource
 	(*Asset)(nil),                 // 2: liqstream.v1.Asset
 	(*Price)(nil),                 // 3: liqstream.v1.Price
 	(*LiquidationEvent)(nil),      // 4: liqstream.v1.LiquidationEvent
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
+	(*DeficitEvent)(nil),          // 5: liqstream.v1.DeficitEvent
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 }
 var file_liqstream_v1_liquidation_proto_depIdxs = []int32{
-	1, // 0: liqstream.v1.Price.source:type_name -> liqstream.v1.PriceSource
-	5, // 1: liqstream.v1.LiquidationEvent.block_time:type_name -> google.protobuf.Timestamp
-	2, // 2: liqstream.v1.LiquidationEvent.collateral_asset:type_name -> liqstream.v1.Asset
-	2, // 3: liqstream.v1.LiquidationEvent.debt_asset:type_name -> liqstream.v1.Asset
-	3, // 4: liqstream.v1.LiquidationEvent.collateral_price:type_name -> liqstream.v1.Price
-	3, // 5: liqstream.v1.LiquidationEvent.debt_price:type_name -> liqstream.v1.Price
-	0, // 6: liqstream.v1.LiquidationEvent.status:type_name -> liqstream.v1.Status
-	5, // 7: liqstream.v1.LiquidationEvent.observed_at:type_name -> google.protobuf.Timestamp
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	1,  // 0: liqstream.v1.Price.source:type_name -> liqstream.v1.PriceSource
+	6,  // 1: liqstream.v1.LiquidationEvent.block_time:type_name -> google.protobuf.Timestamp
+	2,  // 2: liqstream.v1.LiquidationEvent.collateral_asset:type_name -> liqstream.v1.Asset
+	2,  // 3: liqstream.v1.LiquidationEvent.debt_asset:type_name -> liqstream.v1.Asset
+	3,  // 4: liqstream.v1.LiquidationEvent.collateral_price:type_name -> liqstream.v1.Price
+	3,  // 5: liqstream.v1.LiquidationEvent.debt_price:type_name -> liqstream.v1.Price
+	0,  // 6: liqstream.v1.LiquidationEvent.status:type_name -> liqstream.v1.Status
+	6,  // 7: liqstream.v1.LiquidationEvent.observed_at:type_name -> google.protobuf.Timestamp
+	6,  // 8: liqstream.v1.DeficitEvent.block_time:type_name -> google.protobuf.Timestamp
+	2,  // 9: liqstream.v1.DeficitEvent.debt_asset:type_name -> liqstream.v1.Asset
+	3,  // 10: liqstream.v1.DeficitEvent.debt_price:type_name -> liqstream.v1.Price
+	0,  // 11: liqstream.v1.DeficitEvent.status:type_name -> liqstream.v1.Status
+	6,  // 12: liqstream.v1.DeficitEvent.observed_at:type_name -> google.protobuf.Timestamp
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_liqstream_v1_liquidation_proto_init() }
@@ -703,7 +991,7 @@ func file_liqstream_v1_liquidation_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_liqstream_v1_liquidation_proto_rawDesc), len(file_liqstream_v1_liquidation_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,7 +1,13 @@
--- Per chain totals over the window [@from, @to) from the hourly rollup: both
--- bounds must fall on whole UTC hours. Distinct counts merge the hourly
--- uniqExact states, so they are exact over the window (never summed).
--- USD sums are returned as strings so no float ever touches them.
+-- Per chain totals over the window [@from, @to) from the hourly rollup
+-- (confirmed events at their highest revision). Distinct counts merge the
+-- hourly uniqExact states, so they are exact over the window (never summed).
+-- USD sums are returned as text so no float ever touches them. The share of
+-- each chain among the chains shown is computed by the caller from these
+-- rows (query.CycleSummary does it exactly).
+-- Parameters: @from, @to DateTime on whole UTC hours.
+-- Output: chain_id UInt64, chain, collateral_usd, debt_usd (exact sums as
+-- text), events, txs, borrowers (UInt64); chains without events are left
+-- out; ordered by chain_id.
 SELECT
     chain_id,
     max(chain) AS chain,

@@ -2,6 +2,8 @@
 -- (no alignment needed) and to cross-check the rollups. Filters before FINAL
 -- use sort-key columns only (chain_id, block_date); the exact window and the
 -- status live in -If combinators, after the collapse to the highest revision.
+-- Parameters: @from, @to DateTime (any).
+-- Output: as cycle_summary.sql.
 SELECT
     chain_id,
     max(chain) AS chain,

@@ -1,5 +1,9 @@
--- Per chain and UTC day over [@from, @to) from the daily rollup: both bounds
--- must be UTC midnights. Days without confirmed events are left out.
+-- Per chain and UTC day over [@from, @to) from the daily rollup. Days
+-- without confirmed events are left out. Wave detection (query.DailyWaves)
+-- reads this series and computes the trailing median in Go.
+-- Parameters: @from, @to DateTime at UTC midnights.
+-- Output: chain_id UInt64, chain, day Date, collateral_usd, debt_usd (exact
+-- sums as text), events, txs, borrowers (UInt64); ordered by chain_id, day.
 SELECT
     chain_id,
     max(chain) AS chain,

@@ -1,5 +1,8 @@
 -- daily_series.sql computed from the raw table (same filters as
--- cycle_summary_raw.sql), to cross-check the daily rollup.
+-- cycle_summary_raw.sql), to cross-check the daily rollup; partial first and
+-- last days count only the window's part.
+-- Parameters: @from, @to DateTime (any).
+-- Output: as daily_series.sql.
 SELECT
     chain_id,
     max(chain) AS chain,

@@ -1,34 +1,61 @@
 -- Recomputes the daily rollup of the (chain_id, day) buckets given as two
--- parallel arrays @chain_ids and @days, from the deduplicated raw table.
+-- parallel arrays @chain_ids and @days, from the deduplicated raw tables
+-- liquidations FINAL and bad_debt FINAL (one UNION ALL, told apart by `kind`;
+-- no JOIN, and GROUP BY on keys only: ClickHouse 18.16 crashes grouping by a
+-- Decimal).
 -- Parameters: @chain_ids Array(UInt64), @days Array(Date) (pairs, same
 -- length), @chain_set and @day_set (the same values as IN tuples, for the
 -- primary key), @version UInt64 (larger than any earlier recomputation).
+-- Output: one row per bucket that has rows in either raw table, inserted
+-- into liquidations_daily (columns as in schemas/README.md).
 -- Only sort-key columns are filtered before FINAL; status lives in -If
 -- combinators so a retracted highest revision is never filtered out before
 -- the collapse (and an all-retracted bucket still yields a zero row).
 INSERT INTO liquidations_daily
-    (chain_id, chain, day, collateral_usd, debt_usd, bonus_usd, protocol_fee_usd,
-     events, unpriced_events, retracted_events, txs, borrowers, liquidators, version, computed_at)
+    (chain_id, chain, day, collateral_usd, debt_usd, bonus_usd, protocol_fee_usd, bad_debt_usd,
+     events, unpriced_events, retracted_events, bad_debt_events, txs, borrowers, liquidators, version, computed_at)
 SELECT
     chain_id,
     any(chain),
-    block_date AS day,
-    sumIf(collateral_usd, status = 'CONFIRMED'),
-    sumIf(debt_usd, status = 'CONFIRMED'),
-    sumIf(assumeNotNull(bonus_usd), status = 'CONFIRMED' AND isNotNull(bonus_usd)),
-    sumIf(assumeNotNull(protocol_fee_usd), status = 'CONFIRMED' AND isNotNull(protocol_fee_usd)),
-    countIf(status = 'CONFIRMED'),
-    countIf(status = 'CONFIRMED' AND (isNull(collateral_price_usd) OR isNull(debt_price_usd))),
-    countIf(status = 'RETRACTED'),
-    uniqExactStateIf(tx_hash, status = 'CONFIRMED'),
-    uniqExactStateIf(borrower, status = 'CONFIRMED'),
-    uniqExactStateIf(liquidator, status = 'CONFIRMED'),
+    day,
+    sumIf(collateral_usd, kind = 0 AND confirmed),
+    sumIf(debt_usd, kind = 0 AND confirmed),
+    sumIf(assumeNotNull(bonus_usd), kind = 0 AND confirmed AND isNotNull(bonus_usd)),
+    sumIf(assumeNotNull(protocol_fee_usd), kind = 0 AND confirmed AND isNotNull(protocol_fee_usd)),
+    sumIf(bad_debt_usd, kind = 1 AND confirmed),
+    countIf(kind = 0 AND confirmed),
+    countIf(kind = 0 AND confirmed AND unpriced),
+    countIf(kind = 0 AND NOT confirmed),
+    countIf(kind = 1 AND confirmed),
+    uniqExactStateIf(tx_hash, kind = 0 AND confirmed),
+    uniqExactStateIf(borrower, kind = 0 AND confirmed),
+    uniqExactStateIf(liquidator, kind = 0 AND confirmed),
     toUInt64(@version),
     now()
-FROM liquidations FINAL
-WHERE chain_id IN @chain_set
-  AND block_date IN @day_set
-  AND (chain_id, block_date) IN (
-      SELECT chain_id, day FROM system.one
-      ARRAY JOIN CAST(@chain_ids AS Array(UInt64)) AS chain_id, CAST(@days AS Array(Date)) AS day)
-GROUP BY chain_id, block_date
+FROM
+(
+    SELECT
+        chain_id, chain, block_date AS day, toUInt8(0) AS kind, status = 'CONFIRMED' AS confirmed,
+        collateral_usd, debt_usd, bonus_usd, protocol_fee_usd,
+        isNull(collateral_price_usd) OR isNull(debt_price_usd) AS unpriced,
+        toDecimal128(0, 8) AS bad_debt_usd, tx_hash, borrower, liquidator
+    FROM liquidations FINAL
+    WHERE chain_id IN @chain_set
+      AND block_date IN @day_set
+      AND (chain_id, block_date) IN (
+          SELECT chain_id, day FROM system.one
+          ARRAY JOIN CAST(@chain_ids AS Array(UInt64)) AS chain_id, CAST(@days AS Array(Date)) AS day)
+    UNION ALL
+    SELECT
+        chain_id, chain, block_date, toUInt8(1), status = 'CONFIRMED',
+        toDecimal128(0, 8), toDecimal128(0, 8), CAST(NULL AS Nullable(Decimal(38, 8))), CAST(NULL AS Nullable(Decimal(38, 8))),
+        toUInt8(0),
+        amount_usd, tx_hash, borrower, ''
+    FROM bad_debt FINAL
+    WHERE chain_id IN @chain_set
+      AND block_date IN @day_set
+      AND (chain_id, block_date) IN (
+          SELECT chain_id, day FROM system.one
+          ARRAY JOIN CAST(@chain_ids AS Array(UInt64)) AS chain_id, CAST(@days AS Array(Date)) AS day)
+)
+GROUP BY chain_id, day

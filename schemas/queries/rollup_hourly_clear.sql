@@ -3,10 +3,13 @@
 -- day) buckets. The second half (rollup_hourly.sql) writes the hours that have
 -- events at @version + 1, so an hour whose events all moved away (an event
 -- re-included in another hour of the same day) reads as empty instead of
--- keeping a stale row. Parameters as in rollup_daily.sql.
+-- keeping a stale row.
+-- Parameters: as in rollup_daily.sql (@chain_ids, @days, @chain_set,
+-- @day_set, @version).
+-- Output: empty rows inserted into liquidations_hourly.
 INSERT INTO liquidations_hourly
-    (chain_id, chain, hour, collateral_usd, debt_usd, bonus_usd, protocol_fee_usd,
-     events, unpriced_events, retracted_events, txs, borrowers, liquidators, version, computed_at)
+    (chain_id, chain, hour, collateral_usd, debt_usd, bonus_usd, protocol_fee_usd, bad_debt_usd,
+     events, unpriced_events, retracted_events, bad_debt_events, txs, borrowers, liquidators, version, computed_at)
 SELECT
     chain_id,
     any(chain),
@@ -15,6 +18,8 @@ SELECT
     toDecimal128(0, 8),
     toDecimal128(0, 8),
     toDecimal128(0, 8),
+    toDecimal128(0, 8),
+    toUInt64(0),
     toUInt64(0),
     toUInt64(0),
     toUInt64(0),

@@ -20,7 +20,7 @@ var ErrConfig = errors.New("invalid aggregator config")
 //
 //	kafka:      {brokers: [...], group: ..., topic: ..., dlq_topic: ..., instance_id: "", session_timeout: 45s}
 //	clickhouse: {addr: [...], database: ..., username: ..., password: ..., dial_timeout: 5s, ...}
-//	batch:      {max_records: 10000, max_wait: 250ms, shutdown_timeout: 30s}
+//	batch:      {max_records: 20000, max_wait: 250ms, shutdown_timeout: 30s}
 //	metrics_addr: 127.0.0.1:9464
 type Config struct {
 	consume.Config `yaml:",inline"`

@@ -202,6 +202,9 @@ func TestEndToEndRestartMidStreamStaysExactAndDeadLettersPoison(t *testing.T) {
 			t.Errorf("raw %+v disagrees with rollup %+v", raw[i], got[i])
 		}
 	}
+	// Counters move when a window settles, just after its rollups are
+	// visible: read them once the aggregator stopped.
+	second.stop(t)
 	s2 := second.agg.Stats()
 	t.Logf("first run %+v; second run %+v; produced %d events + 2 poison", s1, s2, len(evs))
 	if total := s1.RecordsConsumed + s2.RecordsConsumed; total < uint64(len(evs)+2) {
@@ -245,6 +248,8 @@ func TestConfigValidateNamesTheKey(t *testing.T) {
 		{"no group", func(c *aggregator.Config) { c.Kafka.Group = "" }, "kafka.group"},
 		{"no topic", func(c *aggregator.Config) { c.Kafka.Topic = "" }, "kafka.topic"},
 		{"dlq is topic", func(c *aggregator.Config) { c.Kafka.DLQTopic = c.Kafka.Topic }, "kafka.dlq_topic"},
+		{"short session", func(c *aggregator.Config) { c.Kafka.SessionTimeout = 100 * time.Millisecond }, "kafka.session_timeout"},
+		{"long instance id", func(c *aggregator.Config) { c.Kafka.InstanceID = strings.Repeat("a", 250) }, "kafka.instance_id"},
 		{"zero batch", func(c *aggregator.Config) { c.Batch.MaxRecords = 0 }, "batch.max_records"},
 		{"zero wait", func(c *aggregator.Config) { c.Batch.MaxWait = 0 }, "batch.max_wait"},
 		{"no clickhouse", func(c *aggregator.Config) { c.ClickHouse.Addr = nil }, "clickhouse.addr"},

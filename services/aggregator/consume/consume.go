@@ -41,6 +41,8 @@ type Stats struct {
 	Batches uint64
 	// LastCommit is when offsets were last committed (zero before).
 	LastCommit time.Time
+	// FirstRecord is when the first record was polled (zero before).
+	FirstRecord time.Time
 }
 
 // Consumer is one member of the aggregator's consumer group.
@@ -58,12 +60,23 @@ type Consumer struct {
 	dlq       metric.Int64Counter
 }
 
-// pending is the open batch.
+// pending is the open batch: records polled but not yet inserted.
 type pending struct {
 	rows   []store.Row
 	poison []*kgo.Record
 	n      int // records polled into it
-	start  time.Time
+}
+
+// window is everything polled since the last commit: inserted batches whose
+// rollups are not recomputed yet (in u) and the open batch. Its offsets are
+// committed when it settles.
+type window struct {
+	u       store.Unsettled
+	start   time.Time // first record of the window; zero when empty
+	records int       // records inserted (or dead-lettered) in the window
+	rows    int
+	poison  int
+	batches int
 }
 
 // New builds a consumer writing to st. It connects lazily; Run consumes.
@@ -99,6 +112,11 @@ func New(cfg Config, log *slog.Logger, meter metric.Meter, st *store.Store) (*Co
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Bounded buffering: the client holds at most one fetch of
+		// fetchMaxBytes per broker, however long the backlog.
+		kgo.FetchMaxBytes(fetchMaxBytes),
+		kgo.FetchMaxPartitionBytes(fetchMaxPartitionBytes),
+		kgo.BrokerMaxReadBytes(2 * fetchMaxBytes),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 			log.Warn("partitions lost; their uncommitted records will be re-read by their new owner", "partitions", lost)
@@ -145,14 +163,29 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 	}()
 	c.log.Info("consuming", "topic", c.cfg.Kafka.Topic, "group", c.cfg.Kafka.Group, "instance_id", c.cfg.Kafka.InstanceID, "brokers", c.cfg.Kafka.Brokers,
 		"max_records", c.cfg.Batch.MaxRecords, "max_wait", c.cfg.Batch.MaxWait)
-	var p pending
+	var (
+		p    pending
+		w    window
+		span = c.cfg.Batch.MaxWait // how long a window stays open; see settleSpan
+	)
 	for {
 		pollCtx, cancel := ctx, context.CancelFunc(func() {})
-		if p.n > 0 {
-			pollCtx, cancel = context.WithDeadline(ctx, p.start.Add(c.cfg.Batch.MaxWait))
+		if !w.start.IsZero() {
+			// Until MaxWait the window waits for records; after it, a poll
+			// that finds nothing within caughtUpWait means the backlog is
+			// drained and the window settles without waiting for its span.
+			deadline := w.start.Add(c.cfg.Batch.MaxWait)
+			if now := time.Now(); !deadline.After(now) {
+				deadline = now.Add(caughtUpWait)
+				if end := w.start.Add(span); end.Before(deadline) {
+					deadline = end
+				}
+			}
+			pollCtx, cancel = context.WithDeadline(ctx, deadline)
 		}
 		fetches := c.cl.PollRecords(pollCtx, c.cfg.Batch.MaxRecords-p.n)
 		cancel()
+		caughtUp := fetches.NumRecords() == 0
 		if fetches.IsClientClosed() {
 			return nil
 		}
@@ -163,36 +196,74 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 		})
 		c.observeLag(fetches)
 		fetches.EachRecord(func(r *kgo.Record) {
-			if p.n == 0 {
-				p.start = time.Now()
+			if w.start.IsZero() {
+				w.start = time.Now()
+				c.noteFirstRecord(w.start)
 			}
 			c.add(&p, r)
 		})
 		if ctx.Err() != nil {
-			return c.shutdown(&p)
+			return c.shutdown(&p, &w)
 		}
-		if p.n > 0 && (p.n >= c.cfg.Batch.MaxRecords || time.Since(p.start) >= c.cfg.Batch.MaxWait) {
-			if err := c.flush(ctx, &p); err != nil {
+		age := time.Since(w.start)
+		due := !w.start.IsZero() && (age >= span || (caughtUp && age >= c.cfg.Batch.MaxWait))
+		if p.n > 0 && (p.n >= c.cfg.Batch.MaxRecords || due) {
+			if err := c.insert(ctx, &p, &w); err != nil {
 				if ctx.Err() != nil {
-					return c.shutdown(&p)
+					return c.shutdown(&p, &w)
 				}
 				return err
 			}
 		}
-		if p.n == 0 {
+		if due {
+			took, err := c.settle(ctx, &w)
+			if err != nil {
+				if ctx.Err() != nil {
+					return c.shutdown(&p, &w)
+				}
+				return err
+			}
+			span = c.settleSpan(took)
+		}
+		if w.start.IsZero() {
 			c.cl.AllowRebalance()
 		}
 	}
 }
 
-// shutdown flushes and commits the open batch within ShutdownTimeout.
-func (c *Consumer) shutdown(p *pending) error {
-	if p.n == 0 {
+// settleSpan returns how long the next window stays open, given how long
+// the last settle took. With little traffic that is Batch.MaxWait; when
+// recomputing the rollups takes long (a big table under backlog) the window
+// grows to settleCostFactor times that, up to maxSettleSpan, so the consumer
+// spends most of its time inserting rather than recomputing the same
+// buckets after every batch.
+func (c *Consumer) settleSpan(lastSettle time.Duration) time.Duration {
+	return max(c.cfg.Batch.MaxWait, min(settleCostFactor*lastSettle, maxSettleSpan))
+}
+
+// Tuning of the bounded consumer. They are not configuration: they bound
+// memory and the uncommitted window, and the defaults of Batch cover the
+// rest.
+const (
+	fetchMaxBytes          = 16 << 20
+	fetchMaxPartitionBytes = 4 << 20
+	settleCostFactor       = 4
+	maxSettleSpan          = 30 * time.Second
+	caughtUpWait           = 50 * time.Millisecond
+)
+
+// shutdown inserts the open batch and settles and commits the window
+// within ShutdownTimeout.
+func (c *Consumer) shutdown(p *pending, w *window) error {
+	if p.n == 0 && w.start.IsZero() {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Batch.ShutdownTimeout)
 	defer cancel()
-	if err := c.flush(ctx, p); err != nil {
+	if err := c.insert(ctx, p, w); err != nil {
+		return fmt.Errorf("flushing the last batch on shutdown (its records stay uncommitted and will be re-read): %w", err)
+	}
+	if _, err := c.settle(ctx, w); err != nil {
 		return fmt.Errorf("flushing the last batch on shutdown (its records stay uncommitted and will be re-read): %w", err)
 	}
 	return nil
@@ -243,9 +314,14 @@ func dlqRecord(topic string, r *kgo.Record, reason, detail string) *kgo.Record {
 	return &kgo.Record{Topic: topic, Key: r.Key, Value: r.Value, Headers: hs}
 }
 
-// flush dead-letters the poison records, writes the rows and commits, each
-// retried while retryable and ctx lasts. On success p is reset.
-func (c *Consumer) flush(ctx context.Context, p *pending) error {
+// insert dead-letters the open batch's poison records and inserts its rows
+// into ClickHouse, each retried while retryable and ctx lasts; the rows'
+// rollup buckets join the window. On success p is reset. Nothing is
+// committed: see settle.
+func (c *Consumer) insert(ctx context.Context, p *pending, w *window) error {
+	if p.n == 0 {
+		return nil
+	}
 	if len(p.poison) > 0 {
 		if err := c.retry(ctx, "producing to the dead-letter topic", func(ctx context.Context) error {
 			// Fresh records per attempt: kgo keeps the context and state of
@@ -266,32 +342,57 @@ func (c *Consumer) flush(ctx context.Context, p *pending) error {
 		}
 	}
 	if err := c.retry(ctx, "writing to ClickHouse", func(ctx context.Context) error {
-		return c.store.WriteBatch(ctx, p.rows)
+		return c.store.Insert(ctx, p.rows, &w.u)
 	}, store.IsRetryable); err != nil {
 		return err
 	}
-	// Everything polled so far is in this batch, so the uncommitted offsets
-	// are exactly the batch's. A failed commit is not fatal: the records are
-	// re-read later and the store absorbs the replay.
+	c.batchSize.Record(ctx, int64(p.n))
+	w.records += p.n
+	w.rows += len(p.rows)
+	w.poison += len(p.poison)
+	w.batches++
+	*p = pending{rows: p.rows[:0]}
+	clear(p.rows[:cap(p.rows)]) // drop the events for the collector
+	return nil
+}
+
+// settle recomputes the rollups of every batch inserted in the window and
+// then commits the window's offsets: only then, since the rows and the
+// rollups are in ClickHouse. The open batch must be inserted first (every
+// record polled so far is in the window, so the uncommitted offsets are
+// exactly the window's). It returns how long the recomputation took.
+func (c *Consumer) settle(ctx context.Context, w *window) (time.Duration, error) {
+	if w.start.IsZero() {
+		return 0, nil
+	}
+	began := time.Now()
+	if err := c.retry(ctx, "recomputing rollups in ClickHouse", func(ctx context.Context) error {
+		return c.store.Settle(ctx, &w.u)
+	}, store.IsRetryable); err != nil {
+		return 0, err
+	}
+	took := time.Since(began)
+	// A failed commit is not fatal: the records are re-read later and the
+	// store absorbs the replay.
 	committed := false
 	if err := c.cl.CommitUncommittedOffsets(ctx); err != nil {
 		c.log.Warn("committing offsets failed; the batch will be re-read and rewritten idempotently", "err", err)
 	} else {
 		committed = true
 	}
-	c.batchSize.Record(ctx, int64(p.n))
 	c.mu.Lock()
-	c.stats.RecordsConsumed += uint64(p.n)
-	c.stats.RowsWritten += uint64(len(p.rows))
-	c.stats.DLQRecords += uint64(len(p.poison))
-	c.stats.Batches++
+	c.stats.RecordsConsumed += uint64(w.records)
+	c.stats.RowsWritten += uint64(w.rows)
+	c.stats.DLQRecords += uint64(w.poison)
+	c.stats.Batches += uint64(w.batches)
 	if committed {
 		c.stats.LastCommit = time.Now()
 	}
 	c.mu.Unlock()
-	c.log.Debug("flushed batch", "records", p.n, "rows", len(p.rows), "dlq", len(p.poison), "took", time.Since(p.start))
-	*p = pending{}
-	return nil
+	c.log.Debug("settled window", "records", w.records, "rows", w.rows, "dlq", w.poison, "batches", w.batches,
+		"took", time.Since(w.start), "recompute", took)
+	*w = window{}
+	return took, nil
 }
 
 // retry runs op until it succeeds, fails with an error retryable rejects, or
@@ -313,6 +414,14 @@ func (c *Consumer) retry(ctx context.Context, what string, op func(context.Conte
 		case <-time.After(wait):
 		}
 		wait = min(wait*2, 10*time.Second)
+	}
+}
+
+func (c *Consumer) noteFirstRecord(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stats.FirstRecord.IsZero() {
+		c.stats.FirstRecord = t
 	}
 }
 

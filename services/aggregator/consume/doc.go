@@ -4,17 +4,24 @@
 // hands each batch to the store.
 //
 // Contract:
-//   - Delivery is at least once, and the sink makes it effectively once: a
-//     batch's offsets are committed only after Store.WriteBatch returned nil
-//     (ClickHouse has the rows and the rollups) and its poison records are
-//     acknowledged by the dead-letter topic. A crash or failed commit replays
+//   - Delivery is at least once, and the sink makes it effectively once:
+//     offsets are committed only after the rows are inserted
+//     (Store.Insert), the rollups recomputed for them (Store.Settle) and the
+//     poison records acknowledged by the dead-letter topic. A crash or failed commit replays
 //     records, which the store absorbs (rows collapse by event id and
 //     revision, rollups are recomputed).
-//   - Batches close at Batch.MaxRecords records or Batch.MaxWait after their
-//     first record, whichever comes first.
+//   - A batch (one INSERT) closes at Batch.MaxRecords records or when its
+//     window settles. A window (one rollup recomputation and one commit)
+//     settles Batch.MaxWait after its first record; when the last
+//     recomputation took long (a big backlog), the next window stays open
+//     longer, up to 4× that time and at most 30s (below the group's rebalance timeout), so a backlog is inserted in
+//     many batches per recomputation.
+//   - Memory is bounded whatever the backlog: the Kafka client buffers at
+//     most one 16 MiB fetch per broker, and at most Batch.MaxRecords decoded
+//     rows are held.
 //   - Records are read with the read_committed isolation level. Rebalances
-//     are blocked while a batch is open (kgo.BlockRebalanceOnPoll) and allowed
-//     only once it is flushed and committed, so a partition never moves with
+//     are blocked while a window is open (kgo.BlockRebalanceOnPoll) and allowed
+//     only once it is settled and committed, so a partition never moves with
 //     uncommitted work and no other member re-reads a written batch.
 //   - A poison record (empty value, a schema header naming another message,
 //     bytes that are not a LiquidationEvent, or an event the store rejects)
@@ -24,6 +31,6 @@
 //     dlq_records{reason}. It never stops the consumer and is never dropped.
 //   - Store failures are retried with backoff for as long as they are
 //     retryable; a non-retryable one makes Run return it without committing.
-//   - Run returns when ctx is cancelled, after flushing the open batch and
-//     committing it within ShutdownTimeout, and closes the Kafka client.
+//   - Run returns when ctx is cancelled, after inserting the open batch and
+//     settling and committing the window within ShutdownTimeout, and closes the Kafka client.
 package consume

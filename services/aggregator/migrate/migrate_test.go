@@ -42,7 +42,7 @@ func TestRunTwiceAppliesNothingTheSecondTime(t *testing.T) {
 	if pend, err := Pending(ctx, conn, db); err != nil || len(pend) != 0 {
 		t.Fatalf("Pending after Run = %v, %v; want none", pend, err)
 	}
-	for _, table := range []string{"liquidations", "liquidations_daily", "liquidations_hourly", "schema_migrations"} {
+	for _, table := range []string{"liquidations", "liquidations_daily", "liquidations_hourly", "bad_debt", "liquidations_pair_daily", "liquidations_liquidator_daily", "schema_migrations"} {
 		var n uint64
 		if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", db, table).Scan(&n); err != nil || n != 1 {
 			t.Errorf("table %s.%s: count %d, err %v", db, table, n, err)

@@ -39,6 +39,11 @@ type ChainSummary struct {
 	Txs uint64
 	// Borrowers counts distinct liquidated accounts.
 	Borrowers uint64
+	// CollateralShare, DebtShare and EventsShare are the chain's shares (0..1)
+	// of the totals of the chains returned, computed exactly from the sums
+	// and rounded once to float64. CycleSummary and CycleSummaryRaw set them;
+	// they are zero in a DailyPoint.
+	CollateralShare, DebtShare, EventsShare float64
 }
 
 // DailyPoint is one chain's figures on one UTC day.
@@ -134,7 +139,34 @@ func summary(ctx context.Context, conn driver.Conn, name string, from, to time.T
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", name, err)
 	}
+	setShares(out)
 	return out, nil
+}
+
+// setShares fills the share fields of every summary from the totals of all.
+func setShares(sums []ChainSummary) {
+	coll, debt, events := new(big.Int), new(big.Int), new(big.Int)
+	for _, s := range sums {
+		coll.Add(coll, s.CollateralUSD)
+		debt.Add(debt, s.DebtUSD)
+		events.Add(events, new(big.Int).SetUint64(s.Events))
+	}
+	for i := range sums {
+		s := &sums[i]
+		s.CollateralShare = ratio(s.CollateralUSD, coll)
+		s.DebtShare = ratio(s.DebtUSD, debt)
+		s.EventsShare = ratio(new(big.Int).SetUint64(s.Events), events)
+	}
+}
+
+// ratio returns part/total rounded once to the nearest float64, 0 when
+// total is 0.
+func ratio(part, total *big.Int) float64 {
+	if total.Sign() == 0 {
+		return 0
+	}
+	f, _ := new(big.Rat).SetFrac(part, total).Float64()
+	return f
 }
 
 func series(ctx context.Context, conn driver.Conn, name string, from, to time.Time) ([]DailyPoint, error) {

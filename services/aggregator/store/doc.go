@@ -14,15 +14,23 @@
 //     error nothing may be acknowledged; writing the same rows again is always
 //     safe, because raw rows collapse by (chain_id, block_date, event_id) to
 //     the highest revision and rollups are recomputed, never incremented.
+//   - Insert and Settle are WriteBatch's two halves, for a consumer under
+//     backlog: Insert writes one batch of raw rows and collects the buckets
+//     it touches in an Unsettled; Settle recomputes them all at once. Rows
+//     are acknowledged only after Settle returned nil for their Unsettled.
+//     The raw insert appends one typed slice per column.
 //   - Transient failures (network, server overload, timeouts) are retried
 //     with bounded exponential backoff inside WriteBatch; the error it
 //     returns says which step failed and IsRetryable says whether calling
 //     again later may succeed.
+//   - WriteBadDebt writes DeficitCreated records to bad_debt and recomputes
+//     the daily and hourly buckets they touch, with WriteBatch's guarantees.
 //   - WriteBatch is safe for concurrent use; Close closes the connection.
 //
 // Rollup versions are taken from the writer's clock (nanoseconds, strictly
 // increasing per process): when several aggregator processes recompute the
 // same bucket within their clock skew, the later recomputation of the bucket
-// by any of them heals it. Recompute rebuilds the rollups of a date range
-// (after a manual repair of the raw table, for example).
+// by any of them heals it. Recompute rebuilds every rollup (daily, hourly,
+// pair, liquidator) of a date range (after a manual repair of the raw table,
+// for example).
 package store

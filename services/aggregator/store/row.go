@@ -3,12 +3,15 @@ package store
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
+	"strconv"
 	"strings"
 	"time"
 
 	liqstreamv1 "github.com/liqstream/liqstream/proto/liqstreamv1"
 	"github.com/liqstream/liqstream/services/lib/usd"
+	"github.com/shopspring/decimal"
 )
 
 // ErrInvalidEvent is wrapped by every NewRow error.
@@ -47,9 +50,9 @@ type Row struct {
 	blockTime, observedAt           time.Time
 	status                          string
 	collateralAmount, debtAmount    float64
-	collateralUSD, debtUSD          string
-	collateralPrice, debtPrice      *string
-	bonusUSD, feeUSD                *string
+	collateralUSD, debtUSD          decimal.Decimal
+	collateralPrice, debtPrice      *decimal.Decimal
+	bonusUSD, feeUSD                *decimal.Decimal
 	collateralRaw, debtRaw, feeRaw  string
 	collateralSource, debtSource    string
 	collateralPriceBlock, debtBlock uint64
@@ -124,7 +127,7 @@ func NewRow(ev *liqstreamv1.LiquidationEvent, at Coordinates) (Row, error) {
 	}
 
 	var err error
-	var a *big.Int
+	var a amountValue
 	if r.collateralRaw, a, err = amount(ev.GetLiquidatedCollateralAmount(), r.status == "RETRACTED"); err != nil {
 		return bad("liquidated_collateral_amount", err.Error())
 	}
@@ -141,8 +144,8 @@ func NewRow(ev *liqstreamv1.LiquidationEvent, at Coordinates) (Row, error) {
 		name     string
 		in       string
 		nullable bool
-		out      *string
-		outNull  **string
+		out      *decimal.Decimal
+		outNull  **decimal.Decimal
 	}{
 		{name: "collateral_usd", in: ev.GetCollateralUsd(), out: &r.collateralUSD},
 		{name: "debt_usd", in: ev.GetDebtUsd(), out: &r.debtUSD},
@@ -157,7 +160,7 @@ func NewRow(ev *liqstreamv1.LiquidationEvent, at Coordinates) (Row, error) {
 		}
 		switch {
 		case !f.nullable && s == nil:
-			*f.out = "0"
+			*f.out = decimal.Zero
 		case !f.nullable:
 			*f.out = *s
 		default:
@@ -171,27 +174,59 @@ func NewRow(ev *liqstreamv1.LiquidationEvent, at Coordinates) (Row, error) {
 	return r, nil
 }
 
-// amount checks a uint256 decimal; empty is allowed only when optional.
-func amount(s string, optional bool) (string, *big.Int, error) {
+// amount checks a uint256 decimal and returns its canonical text and
+// value; empty is allowed only when optional. Values of up to 19 digits (all
+// real token amounts but the largest) take an exact uint64 fast path; the
+// rest go through big.Int.
+func amount(s string, optional bool) (string, amountValue, error) {
 	if s == "" {
 		if optional {
-			return "", nil, nil
+			return "", amountValue{}, nil
 		}
-		return "", nil, errors.New("is empty, want a uint256 decimal")
+		return "", amountValue{}, errors.New("is empty, want a uint256 decimal")
+	}
+	if len(s) <= 19 && digitsOnly(s) {
+		u, err := strconv.ParseUint(s, 10, 64) // 19 digits always fit
+		if err == nil {
+			if s[0] != '0' {
+				return s, amountValue{small: u, ok: true}, nil
+			}
+			return strconv.FormatUint(u, 10), amountValue{small: u, ok: true}, nil
+		}
 	}
 	v, ok := new(big.Int).SetString(s, 10)
 	if !ok || v.Sign() < 0 || v.Cmp(maxUint256) > 0 || strings.ContainsAny(s, "+_") {
-		return "", nil, fmt.Errorf("%q is not a uint256 decimal", s)
+		return "", amountValue{}, fmt.Errorf("%q is not a uint256 decimal", s)
 	}
-	return v.String(), v, nil
+	return v.String(), amountValue{big: v, ok: true}, nil
 }
 
+// amountValue is a parsed uint256: small when it fits 19 digits, else big.
+type amountValue struct {
+	small uint64
+	big   *big.Int
+	ok    bool
+}
+
+// pow10f holds the powers of ten float64 represents exactly.
+var pow10f = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
 // scaled approximates raw / 10^decimals as a float64 for convenience columns.
-func scaled(raw *big.Int, decimals uint32) float64 {
-	if raw == nil {
+// When raw and 10^decimals are exact float64s one IEEE division gives the
+// correctly rounded quotient; otherwise big.Float computes it.
+func scaled(raw amountValue, decimals uint32) float64 {
+	if !raw.ok {
 		return 0
 	}
-	f := new(big.Float).SetInt(raw)
+	if raw.big == nil && raw.small < 1<<53 && int(decimals) < len(pow10f) {
+		return float64(raw.small) / pow10f[decimals]
+	}
+	b := raw.big
+	if b == nil {
+		b = new(big.Int).SetUint64(raw.small)
+	}
+	f := new(big.Float).SetInt(b)
 	if decimals > 0 && decimals <= 77 {
 		f.Quo(f, new(big.Float).SetInt(usd.Pow10(uint8(decimals))))
 	}
@@ -199,10 +234,19 @@ func scaled(raw *big.Int, decimals uint32) float64 {
 	return v
 }
 
-// usdValue returns the canonical 8-decimal text of s, nil for empty.
-func usdValue(s string) (*string, error) {
+// usdValue returns s as a Decimal with 8 decimals, nil for empty. It accepts
+// exactly what usd.Parse accepts, minus negative values and values that do not
+// fit Decimal(38, 8).
+func usdValue(s string) (*decimal.Decimal, error) {
 	if s == "" {
 		return nil, nil
+	}
+	if e8, ok := parseE8(s); ok {
+		if e8 < 0 {
+			return nil, fmt.Errorf("%q is negative", s)
+		}
+		d := decimal.New(e8, -usd.Decimals)
+		return &d, nil
 	}
 	v, err := usd.Parse(s)
 	if err != nil {
@@ -214,8 +258,68 @@ func usdValue(s string) (*string, error) {
 	if v.Cmp(maxUSD) >= 0 {
 		return nil, fmt.Errorf("%q does not fit Decimal(38, 8)", s)
 	}
-	out := usd.Format(v)
-	return &out, nil
+	d := decimal.NewFromBigInt(v, -usd.Decimals)
+	return &d, nil
+}
+
+// parseE8 is the fast path of usd.Parse: it reads s in 1e-8 USD when s has
+// usd.Parse's syntax ("-"? digits ("." 1..8 digits)?) and the value fits
+// an int64 (below about 92 billion USD). ok is false otherwise, including for
+// every input usd.Parse rejects, and the caller falls back to usd.Parse. The
+// differential fuzz test FuzzParseE8 holds the two to the same answers.
+func parseE8(s string) (e8 int64, ok bool) {
+	i, neg := 0, false
+	if i < len(s) && s[0] == '-' {
+		neg, i = true, 1
+	}
+	var v uint64
+	intDigits := 0
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		if v > (math.MaxInt64/10 - 9) { // may overflow: let usd.Parse decide
+			return 0, false
+		}
+		v = v*10 + uint64(s[i]-'0')
+		intDigits++
+	}
+	if intDigits == 0 {
+		return 0, false
+	}
+	frac := 0
+	if i < len(s) && s[i] == '.' {
+		i++
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			if frac == usd.Decimals || v > (math.MaxInt64/10-9) {
+				return 0, false
+			}
+			v = v*10 + uint64(s[i]-'0')
+			frac++
+		}
+		if frac == 0 {
+			return 0, false
+		}
+	}
+	if i != len(s) {
+		return 0, false
+	}
+	for ; frac < usd.Decimals; frac++ {
+		if v > math.MaxInt64/10 {
+			return 0, false
+		}
+		v *= 10
+	}
+	if neg {
+		return -int64(v), true
+	}
+	return int64(v), true
+}
+
+func digitsOnly(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func priceSource(s liqstreamv1.PriceSource) string {

@@ -48,6 +48,11 @@ type Config struct {
 	// LogBlockTimestamp adds blockTimestamp to served logs, as geth ≥ 1.16
 	// does. Off by default, like most providers, so consumers fetch headers.
 	LogBlockTimestamp bool `yaml:"log_block_timestamp"`
+	// DeficitShare is the share of liquidations (0..1) followed by bad debt:
+	// a DeficitCreated log placed in a free log index just before the
+	// LiquidationCall, as Aave V3.3 emits it. 0 (default) emits none, and
+	// every other log and the liquidation truth are the same for any value.
+	DeficitShare float64 `yaml:"deficit_share"`
 }
 
 // withDefaults returns cfg with zero fields set to their defaults.
@@ -81,6 +86,9 @@ func (cfg Config) Validate() error {
 	}
 	if cfg.To.Sub(cfg.From) > 400*24*time.Hour {
 		return fmt.Errorf("%w: window from %s to %s is longer than 400 days", ErrConfig, cfg.From.Format(time.RFC3339), cfg.To.Format(time.RFC3339))
+	}
+	if cfg.DeficitShare < 0 || cfg.DeficitShare > 1 {
+		return fmt.Errorf("%w: deficit_share %v: must be in [0, 1]", ErrConfig, cfg.DeficitShare)
 	}
 	if cfg.MaxLogResults < 0 {
 		return fmt.Errorf("%w: max_log_results %d: must be >= 0", ErrConfig, cfg.MaxLogResults)

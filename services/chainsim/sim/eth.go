@@ -404,6 +404,21 @@ func (c *chainState) execute(to common.Address, sel string, args []byte, n uint6
 		}
 		return nil, false
 	}
+	if to == c.dataProvider && to != (common.Address{}) {
+		addr, ok := argAddress(args, 0)
+		a := c.byAddr[addr]
+		if !ok || a == nil {
+			return nil, false
+		}
+		switch sel {
+		case selGetReserveConfigurationData:
+			return reserveConfigurationData(a), true
+		case selGetLiquidationProtocolFee:
+			_, fee := ReserveConfig(a)
+			return u64Word(uint64(fee)), true
+		}
+		return nil, false
+	}
 	a := c.byAddr[to]
 	if a == nil {
 		return nil, false

@@ -42,6 +42,13 @@ type Event struct {
 	DebtPriceE8       *big.Int
 	DebtUSD           *big.Int // usd.Value(DebtToCover, DebtPriceE8, DebtDecimals)
 	CollateralUSD     *big.Int // usd.Value(LiquidatedCollateralAmount, CollateralPriceE8, CollateralDecimals)
+
+	// ProtocolFeeAmount (collateral base units), ProtocolFeeUSD and BonusUSD
+	// (the liquidator's share of the bonus) follow from the collateral
+	// reserve's served configuration (ReserveConfig) with Aave's arithmetic.
+	ProtocolFeeAmount *big.Int
+	ProtocolFeeUSD    *big.Int
+	BonusUSD          *big.Int
 }
 
 // logKind is the event a pool log carries.

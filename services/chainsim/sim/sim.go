@@ -31,6 +31,7 @@ type chainState struct {
 	clk           clock
 	hash          hasher
 	pool, oracle  common.Address
+	dataProvider  common.Address
 	assets        []Asset
 	byAddr        map[common.Address]*Asset
 	prices        pricer
@@ -57,7 +58,7 @@ func New(cfg Config) (*Sim, error) {
 	days := windowDays(cfg.From, cfg.To)
 	counts := dailyCounts(cfg, days)
 	prices := newPricer(cfg.Seed)
-	truth := &Truth{cfg: cfg, chains: cfg.Chains, pools: map[uint64]common.Address{}, events: map[uint64][]Event{}}
+	truth := &Truth{cfg: cfg, chains: cfg.Chains, pools: map[uint64]common.Address{}, events: map[uint64][]Event{}, deficits: map[uint64][]Deficit{}}
 	for _, id := range cfg.Chains {
 		ch, ok := reg.ByID(id)
 		if !ok {
@@ -69,7 +70,7 @@ func New(cfg Config) (*Sim, error) {
 		}
 		spec := chainSpecs[id]
 		cs := &chainState{id: id, slug: spec.slug, clk: clock{spec.anchorN, spec.blockMs}, hash: hasher{cfg.Seed, id},
-			pool: common.HexToAddress(m.Pool), oracle: common.HexToAddress(m.Oracle), assets: assetsFor(id),
+			pool: common.HexToAddress(m.Pool), oracle: common.HexToAddress(m.Oracle), dataProvider: common.HexToAddress(m.DataProvider), assets: assetsFor(id),
 			byAddr: map[common.Address]*Asset{}, prices: prices, safeDepth: ch.Confirmations / 2,
 			finalDepth: ch.Confirmations, gasLimit: spec.gasLimit, maxLogRange: cfg.MaxLogRange, maxLogResults: cfg.MaxLogResults}
 		for i := range cs.assets {
@@ -78,8 +79,16 @@ func New(cfg Config) (*Sim, error) {
 		cs.windowStart, cs.windowEnd = cs.clk.blockAt(cfg.From.Unix()), cs.clk.blockAt(cfg.To.Unix())
 		cs.head.Store(cs.windowEnd + HeadMargin)
 		events, logs := generate(cfg, id, cs.pool, cs.assets, prices, days, counts[id])
+		for i := range events {
+			events[i].valueBonus(cs.byAddr[events[i].CollateralAsset])
+		}
+		var deficits []Deficit
+		if cfg.DeficitShare > 0 {
+			deficits, logs = addDeficits(cfg, id, events, logs)
+		}
 		cs.logs = logs
 		truth.events[id] = events
+		truth.deficits[id] = deficits
 		truth.pools[id] = cs.pool
 		s.chains[id] = cs
 	}
@@ -160,6 +169,14 @@ func (s *Sim) BlockHash(chainID uint64, n uint64) common.Hash {
 func (s *Sim) Pool(chainID uint64) common.Address {
 	if c := s.chains[chainID]; c != nil {
 		return c.pool
+	}
+	return common.Address{}
+}
+
+// DataProvider returns the PoolDataProvider address of a chain's market.
+func (s *Sim) DataProvider(chainID uint64) common.Address {
+	if c := s.chains[chainID]; c != nil {
+		return c.dataProvider
 	}
 	return common.Address{}
 }

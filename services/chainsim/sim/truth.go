@@ -34,10 +34,17 @@ type WindowTruth struct {
 // Truth is everything a Sim generated, over its whole window regardless of
 // the head. It is immutable and safe for concurrent use.
 type Truth struct {
-	cfg    Config
-	chains []uint64
-	pools  map[uint64]common.Address
-	events map[uint64][]Event
+	cfg      Config
+	chains   []uint64
+	pools    map[uint64]common.Address
+	events   map[uint64][]Event
+	deficits map[uint64][]Deficit
+}
+
+// Deficits returns a chain's DeficitCreated (bad debt) logs sorted by
+// (block, log index); empty unless Config.DeficitShare is set.
+func (t *Truth) Deficits(chainID uint64) []Deficit {
+	return append([]Deficit(nil), t.deficits[chainID]...)
 }
 
 // Chains returns the simulated chain ids.

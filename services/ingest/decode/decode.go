@@ -23,10 +23,20 @@ var (
 	ErrNonCanonicalAddress = errors.New("address word has non-zero padding")
 	ErrNonCanonicalBool    = errors.New("bool word is neither 0 nor 1")
 	ErrRemoved             = errors.New("log was removed by a reorg")
+	// ErrAbsurdAmount flags an amount no real token reaches (above
+	// MaxPlausibleBits bits): the log is well-formed but not believable.
+	ErrAbsurdAmount = errors.New("amount above 2^200 base units is implausible")
 )
+
+// MaxPlausibleBits bounds plausible token amounts: 2^200 base units is far
+// above any real supply (10^60 at 18 decimals), so a larger amount is a
+// forged or corrupted log rather than a liquidation.
+const MaxPlausibleBits = 200
 
 // Error is a decoding failure: which part of the log was wrong and why.
 type Error struct {
+	// Event names the decoded event; empty means "LiquidationCall".
+	Event string
 	// Field names the offending part: "topic0", "topics", "data",
 	// "collateralAsset", "debtAsset", "user", "liquidator", "receiveAToken"
 	// or "log".
@@ -34,15 +44,21 @@ type Error struct {
 	Err   error
 }
 
-func (e *Error) Error() string { return "decoding LiquidationCall " + e.Field + ": " + e.Err.Error() }
+func (e *Error) Error() string {
+	ev := e.Event
+	if ev == "" {
+		ev = "LiquidationCall"
+	}
+	return "decoding " + ev + " " + e.Field + ": " + e.Err.Error()
+}
 
 // Unwrap returns the sentinel.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Reason returns a short stable label for a decoding error, for metrics and
 // dead-letter headers: "unknown_topic0", "topic_count", "short_data",
-// "long_data", "non_canonical_address", "non_canonical_bool", "removed", or
-// "other".
+// "long_data", "non_canonical_address", "non_canonical_bool", "removed",
+// "absurd_amount", or "other".
 func Reason(err error) string {
 	switch {
 	case errors.Is(err, ErrUnknownTopic0):
@@ -59,6 +75,8 @@ func Reason(err error) string {
 		return "non_canonical_bool"
 	case errors.Is(err, ErrRemoved):
 		return "removed"
+	case errors.Is(err, ErrAbsurdAmount):
+		return "absurd_amount"
 	default:
 		return "other"
 	}

@@ -3,14 +3,15 @@ package ingest
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 
+	"github.com/liqstream/liqstream/services/ingest/protocol"
 	"github.com/liqstream/liqstream/services/ingest/publish"
+	"github.com/liqstream/liqstream/services/ingest/rpc"
 	"github.com/liqstream/liqstream/services/lib/chains"
 	"github.com/liqstream/liqstream/services/lib/secret"
 )
@@ -26,6 +27,16 @@ type Config struct {
 	// RPCURL is the JSON-RPC endpoint; it may hold an API key and is only
 	// printed redacted.
 	RPCURL secret.URL `yaml:"rpc_url"`
+	// RPCURLs are more endpoints of the same chain, tried in order after
+	// rpc_url with failover and demotion (see package rpc). Either key alone
+	// is enough.
+	RPCURLs []secret.URL `yaml:"rpc_urls"`
+	// RPC holds the endpoint-pool tunables, as top-level keys: rate_limit,
+	// log_range_grow_after, rpc_max_attempts, rpc_backoff, rpc_max_backoff,
+	// rpc_timeout, rpc_batch_size, rpc_lag_blocks, rpc_lag_for,
+	// rpc_fail_threshold, rpc_fail_window, rpc_demote_for,
+	// rpc_head_probe_interval. Defaults: rpc.DefaultPolicy.
+	RPC rpc.Policy `yaml:",inline"`
 	// From is the first block of the window: a block number, a UTC date
 	// ("2026-01-01") or an RFC3339 time. Required.
 	From string `yaml:"from"`
@@ -53,6 +64,14 @@ type Config struct {
 	Kafka publish.Config `yaml:"kafka"`
 	// Market overrides the chain's primary Aave V3 market from lib/chains.
 	Market MarketConfig `yaml:"market"`
+	// Markets names the lib/chains markets of the chain to ingest, e.g.
+	// [AaveV3Ethereum, AaveV2Ethereum, AaveV1Ethereum, SparkEthereum]; each
+	// is decoded by its protocol's adapter (package protocol) and only logs
+	// from these pools are ingested. Empty (default): the chain's primary
+	// Aave V3 market only, as adjusted by `market` — older markets need an
+	// archive node for their prices, so they are opt-in. Not combined with
+	// market.pool or market.oracle.
+	Markets []string `yaml:"markets"`
 }
 
 // MarketConfig names the lending market to ingest. Empty fields default to
@@ -71,6 +90,7 @@ func DefaultConfig() Config {
 		Concurrency:      4,
 		ProgressInterval: 5 * time.Second,
 		Kafka:            publish.Config{Brokers: []string{"127.0.0.1:9092"}},
+		RPC:              rpc.DefaultPolicy(),
 	}
 }
 
@@ -87,12 +107,21 @@ func (c Config) Validate() error {
 	if _, err := chains.Default().Lookup(c.Chain); err != nil {
 		return fmt.Errorf("%w: chain: %w", ErrConfig, err)
 	}
-	if c.RPCURL == "" {
-		return errf("rpc_url: required")
+	if c.RPCURL == "" && len(c.RPCURLs) == 0 {
+		return errf("rpc_url: required (or rpc_urls)")
 	}
-	if u, err := url.Parse(c.RPCURL.Reveal()); err != nil || u.Host == "" ||
-		(u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ws" && u.Scheme != "wss") {
-		return errf("rpc_url: %s is not an http(s) or ws(s) URL", c.RPCURL)
+	if c.RPCURL != "" {
+		if err := rpc.ValidateURL("rpc_url", c.RPCURL); err != nil {
+			return fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+	}
+	for i, u := range c.RPCURLs {
+		if err := rpc.ValidateURL(fmt.Sprintf("rpc_urls[%d]", i), u); err != nil {
+			return fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+	}
+	if err := c.RPC.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	if c.From == "" {
 		return errf("from: required (block number, date 2026-01-01 or RFC3339 time)")
@@ -134,6 +163,30 @@ func (c Config) Validate() error {
 		}
 	}
 	ch, _ := chains.Default().Lookup(c.Chain)
+	if len(c.Markets) > 0 {
+		if c.Market != (MarketConfig{}) {
+			return errf("markets: cannot be combined with market.name/pool/oracle; list registry markets or override one market, not both")
+		}
+		seen := map[string]bool{}
+		for i, name := range c.Markets {
+			m, ok := chains.Default().Market(name)
+			if !ok || m.ChainID != ch.ID {
+				var names []string
+				for _, m := range chains.Default().Markets(ch.ID, "") {
+					names = append(names, m.Name)
+				}
+				return errf("markets[%d]: %q is not a market on %s (markets there: %s)", i, name, ch.Slug, strings.Join(names, ", "))
+			}
+			if _, err := protocol.ForProtocol(m.Protocol); err != nil {
+				return errf("markets[%d]: %v", i, err)
+			}
+			if seen[name] {
+				return errf("markets[%d]: %q listed twice", i, name)
+			}
+			seen[name] = true
+		}
+		return nil
+	}
 	if _, ok := chains.Default().PrimaryV3Market(ch.ID); !ok && (c.Market.Pool == "" || c.Market.Oracle == "") {
 		return errf("market: chain %s has no Aave V3 market in the registry; set market.pool and market.oracle", ch.Slug)
 	}
@@ -170,6 +223,10 @@ type resolved struct {
 	logRange      uint64
 	from, to      bound
 	hasTo         bool
+	// markets are the ingested markets; market, pool and oracle above are
+	// the first of them.
+	markets []protocol.Market
+	set     *protocol.Set
 }
 
 func (c Config) resolve() (resolved, error) {
@@ -199,6 +256,14 @@ func (c Config) resolve() (resolved, error) {
 	}
 	r := resolved{chain: ch, market: m, pool: common.HexToAddress(m.Pool), oracle: common.HexToAddress(m.Oracle),
 		confirmations: ch.Confirmations, logRange: ch.MaxLogRange}
+	var err error
+	if r.markets, r.set, err = c.resolveMarkets(reg, m); err != nil {
+		return resolved{}, err
+	}
+	if len(c.Markets) > 0 {
+		r.market, _ = reg.Market(c.Markets[0])
+		r.pool, r.oracle = r.markets[0].Pool, r.markets[0].Oracle
+	}
 	if c.Confirmations >= 0 {
 		r.confirmations = uint64(c.Confirmations)
 	}
@@ -214,4 +279,34 @@ func (c Config) resolve() (resolved, error) {
 		r.hasTo = true
 	}
 	return r, nil
+}
+
+// resolveMarkets builds the ingested markets: the `markets` list from the
+// registry, or the single (possibly overridden) primary market m. Every
+// market needs an oracle.
+func (c Config) resolveMarkets(reg *chains.Registry, m chains.Market) ([]protocol.Market, *protocol.Set, error) {
+	regs := []chains.Market{m}
+	if len(c.Markets) > 0 {
+		regs = regs[:0]
+		for _, name := range c.Markets {
+			rm, _ := reg.Market(name)
+			regs = append(regs, rm)
+		}
+	}
+	var out []protocol.Market
+	for i, rm := range regs {
+		pm, err := protocol.FromRegistry(rm)
+		if err != nil {
+			return nil, nil, errf("markets[%d]: %v", i, err)
+		}
+		if pm.Oracle == (common.Address{}) {
+			return nil, nil, errf("markets[%d]: the registry has no oracle for %s", i, rm.Name)
+		}
+		out = append(out, pm)
+	}
+	set, err := protocol.NewSet(out)
+	if err != nil {
+		return nil, nil, errf("markets: %v", err)
+	}
+	return out, set, nil
 }

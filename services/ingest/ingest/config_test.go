@@ -9,6 +9,7 @@ import (
 
 	"github.com/liqstream/liqstream/services/lib/chains"
 	"github.com/liqstream/liqstream/services/lib/configfile"
+	"github.com/liqstream/liqstream/services/lib/secret"
 )
 
 func validConfig() Config {
@@ -45,6 +46,10 @@ func TestConfigValidate(t *testing.T) {
 		{"zero concurrency", func(c *Config) { c.Concurrency = 0 }, "concurrency"},
 		{"no brokers", func(c *Config) { c.Kafka.Brokers = nil }, "kafka.brokers"},
 		{"bad pool", func(c *Config) { c.Market.Pool = "0x1234" }, "market.pool"},
+		{"rpc_urls only", func(c *Config) { c.RPCURL, c.RPCURLs = "", []secret.URL{"https://a.example.com/SECRETKEY"} }, ""},
+		{"bad rpc_urls", func(c *Config) { c.RPCURLs = []secret.URL{"ftp://x.example.com/SECRETKEY"} }, "rpc_urls[0]"},
+		{"negative rate_limit", func(c *Config) { c.RPC.RateLimit = -1 }, "rate_limit"},
+		{"fail threshold over window", func(c *Config) { c.RPC.FailThreshold, c.RPC.FailWindow = 30, 20 }, "rpc_fail_threshold"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,14 +7,17 @@
 // numbers (a date or RFC3339 time resolves to the first block whose timestamp
 // is at or after it, found by a k-ary search over batched header fetches);
 // reads the chain's checkpoint and resumes at checkpoint+1 when that is inside
-// the window; then backfills in eth_getLogs ranges of log_range blocks.
+// the window; then backfills in eth_getLogs ranges of at most log_range blocks,
+// following the RPC client's adaptive span (package rpc).
 //
 // Ordering and delivery: up to `concurrency` ranges are fetched, decoded and
-// priced in parallel, but published strictly in block order. After each such
-// group the producer is flushed and, only when every record was acknowledged,
-// the checkpoint is advanced to the group's last block (see package publish).
-// A crash or cancel therefore loses nothing: the next run republishes at most
-// the uncheckpointed group (duplicates carry the same event_id).
+// priced in parallel, but published strictly in block order. Each such group
+// (its events, dead letters and the checkpoint at its last block) is one Kafka
+// transaction (see package publish), retried after an abort. A crash, kill or
+// cancel therefore neither loses nor doubles anything for read_committed
+// consumers: the next run resumes after the last committed checkpoint, and the
+// records of a group that was not committed are aborted. A cancel lets the
+// group being published commit before Run returns.
 //
 // Safe head: without `to`, the backfill ends at the safe head, and Follow
 // keeps polling it every poll_interval. The safe head is

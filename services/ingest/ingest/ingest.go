@@ -6,30 +6,26 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/liqstream/liqstream/proto/liqstreamv1"
-	"github.com/liqstream/liqstream/services/ingest/decode"
 	"github.com/liqstream/liqstream/services/ingest/price"
 	"github.com/liqstream/liqstream/services/ingest/publish"
 	"github.com/liqstream/liqstream/services/ingest/rpc"
-	"github.com/liqstream/liqstream/services/lib/usd"
 )
 
-// MethodVersion is stamped on every event this package produces.
+// MethodVersion is the Aave V3 adapter's method version, stamped on the
+// default market's events; other adapters stamp their own
+// (protocol.Adapter.MethodVersion).
 const MethodVersion = "aave-v3/1"
 
 // Progress is a snapshot of an Ingester's state.
@@ -61,6 +57,7 @@ type Ingester struct {
 	rangeHist  metric.Int64Histogram
 	headLag    metric.Int64Gauge
 	meter      metric.Meter
+	bm         buildMetrics
 
 	mu   sync.Mutex
 	prog Progress
@@ -89,6 +86,9 @@ func New(cfg Config, log *slog.Logger, meter metric.Meter) (*Ingester, error) {
 	if in.rangeHist, err = meter.Int64Histogram("getlogs_range_blocks", metric.WithDescription("block span of eth_getLogs requests")); err != nil {
 		return nil, err
 	}
+	if in.bm, err = newBuildMetrics(meter); err != nil {
+		return nil, err
+	}
 	if in.headLag, err = meter.Int64Gauge("ingest_head_lag_blocks", metric.WithDescription("blocks between the chain head and the next block to ingest")); err != nil {
 		return nil, err
 	}
@@ -110,9 +110,10 @@ func (in *Ingester) update(f func(p *Progress)) {
 
 // stage bundles the per-run clients.
 type stage struct {
-	rpc    *rpc.Client
-	pricer *price.Pricer
-	pub    *publish.Publisher
+	rpc *rpc.Client
+	// pricers holds one Pricer per market, keyed by pool.
+	pricers map[common.Address]*price.Pricer
+	pub     *publish.Publisher
 }
 
 // Run ingests until the window is done (returns nil), ctx is cancelled
@@ -123,7 +124,7 @@ func (in *Ingester) Run(ctx context.Context) (err error) {
 			in.update(func(p *Progress) { p.Err = err })
 		}
 	}()
-	pub, err := publish.New(in.cfg.Kafka, in.log)
+	pub, err := publish.New(in.cfg.Kafka, in.log, in.r.chain.ID)
 	if err != nil {
 		return err
 	}
@@ -131,24 +132,21 @@ func (in *Ingester) Run(ctx context.Context) (err error) {
 	if err := pub.EnsureTopics(ctx); err != nil {
 		return stopped(ctx, err)
 	}
-	cl, err := rpc.New(ctx, rpc.Config{URL: in.cfg.RPCURL, ChainID: in.r.chain.ID, Chain: in.r.chain.Slug}, in.log, in.meter)
+	cl, err := rpc.New(ctx, rpc.Config{URL: in.cfg.RPCURL, URLs: in.cfg.RPCURLs, ChainID: in.r.chain.ID, Chain: in.r.chain.Slug,
+		MaxLogRange: in.r.logRange, Policy: in.cfg.RPC}, in.log, in.meter)
 	if err != nil {
 		return stopped(ctx, err)
 	}
 	defer cl.Close()
-	pr, err := price.New(price.Config{Chain: in.r.chain.Slug, Oracle: in.r.oracle}, in.log, cl)
-	if err != nil {
-		return err
-	}
-	st := stage{rpc: cl, pricer: pr, pub: pub}
-
 	safe, head, err := in.safeHead(ctx, cl)
 	if err != nil {
 		return stopped(ctx, err)
 	}
-	if err := pr.CheckBase(ctx, safe); err != nil {
+	prs, err := in.newPricers(ctx, cl, safe)
+	if err != nil {
 		return stopped(ctx, err)
 	}
+	st := stage{rpc: cl, pricers: prs, pub: pub}
 	from, err := in.blockOf(ctx, cl, in.r.from, head)
 	if err != nil {
 		return stopped(ctx, fmt.Errorf("resolving from %q: %w", in.cfg.From, err))
@@ -162,7 +160,9 @@ func (in *Ingester) Run(ctx context.Context) (err error) {
 		to = safe + 1
 	}
 	next := from
-	cp, ok, err := pub.LastCheckpoint(ctx, in.r.chain.ID)
+	// LastCheckpoint first takes over the chain's transactional id, which
+	// aborts a transaction a killed predecessor left open and fences it.
+	cp, ok, err := pub.LastCheckpoint(ctx)
 	if err != nil {
 		return stopped(ctx, err)
 	}
@@ -176,7 +176,7 @@ func (in *Ingester) Run(ctx context.Context) (err error) {
 	in.update(func(p *Progress) { p.From, p.To, p.Current = from, to, next })
 	in.log.Info("ingest starting", "market", in.r.market.Name, "pool", strings.ToLower(in.r.pool.Hex()),
 		"from", from, "to", to, "next", next, "head", head, "safe", safe, "log_range", in.r.logRange,
-		"concurrency", in.cfg.Concurrency, "follow", in.cfg.Follow, "rpc_url", in.cfg.RPCURL)
+		"concurrency", in.cfg.Concurrency, "follow", in.cfg.Follow, "rpc_endpoints", cl.Endpoints())
 
 	stopLog := in.logProgress(ctx)
 	defer stopLog()
@@ -269,11 +269,13 @@ func (in *Ingester) logProgress(ctx context.Context) func() {
 
 // chunk is one eth_getLogs range [lo, hi] after decoding and pricing.
 type chunk struct {
-	lo, hi  uint64
-	hiHash  common.Hash
-	events  []*liqstreamv1.LiquidationEvent
-	letters []deadLetter
-	err     error
+	lo, hi uint64
+	hiHash common.Hash
+	events []*liqstreamv1.LiquidationEvent
+	// deficits are bad-debt records, published after the chunk's events.
+	deficits []*liqstreamv1.DeficitEvent
+	letters  []deadLetter
+	err      error
 }
 
 type deadLetter struct {
@@ -287,8 +289,12 @@ func (in *Ingester) ingestRange(ctx context.Context, st stage, next, end uint64)
 	for next < end {
 		// One group: up to Concurrency chunks fetched in parallel.
 		var chunks []*chunk
+		// Chunks follow the client's current eth_getLogs span, which shrinks
+		// to a provider's limit and grows back (package rpc), so one chunk is
+		// one request when the span is stable.
+		span := min(in.r.logRange, max(st.rpc.LogSpan(), 1))
 		for lo := next; lo < end && len(chunks) < in.cfg.Concurrency; {
-			hi := min(lo+in.r.logRange-1, end-1)
+			hi := min(lo+span-1, end-1)
 			chunks = append(chunks, &chunk{lo: lo, hi: hi})
 			lo = hi + 1
 		}
@@ -301,18 +307,36 @@ func (in *Ingester) ingestRange(ctx context.Context, st stage, next, end uint64)
 			if c.err != nil {
 				return next, c.err
 			}
-			for _, ev := range c.events {
-				if err := st.pub.Publish(ctx, ev); err != nil {
-					return next, err
-				}
-			}
-			for _, d := range c.letters {
-				in.deadLetter(ctx, st.pub, d)
-			}
 		}
 		last := chunks[len(chunks)-1]
-		if err := st.pub.Commit(ctx, in.r.chain.ID, publish.Checkpoint{Block: last.hi, Hash: strings.ToLower(last.hiHash.Hex())}); err != nil {
+		// The group's events, dead letters and checkpoint are one Kafka
+		// transaction (package publish): all visible to read_committed
+		// consumers, or none; an aborted attempt is run again.
+		cp := publish.Checkpoint{Block: last.hi, Hash: strings.ToLower(last.hiHash.Hex())}
+		if err := st.pub.Transact(ctx, cp, func(tctx context.Context) error {
+			for _, c := range chunks {
+				for _, ev := range c.events {
+					if err := st.pub.Publish(tctx, ev); err != nil {
+						return err
+					}
+				}
+				for _, dv := range c.deficits {
+					if err := st.pub.PublishDeficit(tctx, dv); err != nil {
+						return err
+					}
+				}
+				for _, d := range c.letters {
+					in.produceDeadLetter(tctx, st.pub, d)
+				}
+			}
+			return nil
+		}); err != nil {
 			return next, err
+		}
+		for _, c := range chunks {
+			for _, d := range c.letters {
+				in.logDeadLetter(ctx, d)
+			}
 		}
 		var nev, ndl int
 		for _, c := range chunks {
@@ -330,173 +354,19 @@ func (in *Ingester) ingestRange(ctx context.Context, st stage, next, end uint64)
 	return next, nil
 }
 
-func (in *Ingester) deadLetter(ctx context.Context, pub *publish.Publisher, d deadLetter) {
+// logDeadLetter logs and counts a dead letter once its transaction committed.
+func (in *Ingester) logDeadLetter(ctx context.Context, d deadLetter) {
 	in.decodeErrs.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", d.reason)))
 	in.log.Error("log sent to dead-letter topic", "block", d.log.BlockNumber, "tx", strings.ToLower(d.log.TxHash.Hex()),
 		"log_index", d.log.Index, "reason", d.reason, "err", d.err)
+}
+
+// produceDeadLetter produces a dead letter into the current transaction.
+func (in *Ingester) produceDeadLetter(ctx context.Context, pub *publish.Publisher, d deadLetter) {
 	v, err := json.Marshal(&d.log)
 	if err != nil {
 		v = []byte(fmt.Sprintf("%q", d.err.Error()))
 	}
 	key := []byte(strconv.FormatUint(in.r.chain.ID, 10) + ":" + strings.ToLower(d.log.TxHash.Hex()) + ":" + strconv.FormatUint(uint64(d.log.Index), 10))
 	pub.DeadLetter(ctx, key, v, d.reason+": "+d.err.Error(), "application/json")
-}
-
-type decoded struct {
-	log types.Log
-	lc  decode.LiquidationCall
-}
-
-// fetch fills c: logs, decode, headers, tokens, prices, events.
-func (in *Ingester) fetch(ctx context.Context, st stage, c *chunk) {
-	in.rangeHist.Record(ctx, int64(c.hi-c.lo+1), metric.WithAttributes(attribute.String("chain", in.r.chain.Slug)))
-	logs, err := st.rpc.Logs(ctx, c.lo, c.hi, []common.Address{in.r.pool}, []common.Hash{decode.TopicLiquidationCall})
-	if err != nil {
-		c.err = err
-		return
-	}
-	slices.SortFunc(logs, func(a, b types.Log) int {
-		if a.BlockNumber != b.BlockNumber {
-			return cmpU(a.BlockNumber, b.BlockNumber)
-		}
-		return cmpU(uint64(a.Index), uint64(b.Index))
-	})
-	var ok []decoded
-	blocks := []uint64{c.hi}
-	var tokens []common.Address
-	assetsAt := map[uint64][]common.Address{}
-	for _, l := range logs {
-		if l.Address != in.r.pool {
-			c.letters = append(c.letters, deadLetter{log: l, reason: "wrong_address", err: fmt.Errorf("log from %s, want pool %s", l.Address, in.r.pool)})
-			continue
-		}
-		var d decoded
-		d.log = l
-		if err := decode.DecodeLog(&l, &d.lc); err != nil {
-			c.letters = append(c.letters, deadLetter{log: l, reason: decode.Reason(err), err: err})
-			continue
-		}
-		ok = append(ok, d)
-		if len(blocks) == 0 || blocks[len(blocks)-1] != l.BlockNumber {
-			blocks = append(blocks, l.BlockNumber)
-		}
-		tokens = append(tokens, d.lc.Collateral, d.lc.Debt)
-		assetsAt[l.BlockNumber] = append(assetsAt[l.BlockNumber], d.lc.Collateral, d.lc.Debt)
-	}
-	hdrs, err := st.rpc.HeadersBatch(ctx, blocks)
-	if err != nil {
-		c.err = err
-		return
-	}
-	headerOf := make(map[uint64]rpc.Header, len(hdrs))
-	for _, h := range hdrs {
-		headerOf[h.Number] = h
-	}
-	c.hiHash = headerOf[c.hi].Hash
-	if len(ok) == 0 {
-		return
-	}
-	toks, tokErrs, err := st.pricer.Tokens(ctx, c.hi, tokens)
-	if err != nil {
-		c.err = err
-		return
-	}
-	reqs := make([]price.Request, 0, len(assetsAt))
-	for _, b := range blocks[1:] {
-		if as, found := assetsAt[b]; found {
-			reqs = append(reqs, price.Request{Block: b, Assets: as})
-			delete(assetsAt, b)
-		}
-	}
-	prices, priceErrs, err := st.pricer.Prices(ctx, reqs)
-	if err != nil {
-		c.err = err
-		return
-	}
-	priceAt := make(map[uint64]int, len(reqs))
-	for i, r := range reqs {
-		priceAt[r.Block] = i
-	}
-	observed := timestamppb.New(in.now())
-	for i := range ok {
-		d := &ok[i]
-		h := headerOf[d.log.BlockNumber]
-		if h.Hash != d.log.BlockHash {
-			c.err = fmt.Errorf("block %d on %s: log block hash %s != header hash %s (reorg below the confirmation depth; raise confirmations)",
-				d.log.BlockNumber, in.r.chain.Slug, d.log.BlockHash, h.Hash)
-			return
-		}
-		if e := firstErr(tokErrs[d.lc.Collateral], tokErrs[d.lc.Debt]); e != nil {
-			c.letters = append(c.letters, deadLetter{log: d.log, reason: "token_metadata", err: e})
-			continue
-		}
-		pi := priceAt[d.log.BlockNumber]
-		if priceErrs[pi] != nil {
-			c.letters = append(c.letters, deadLetter{log: d.log, reason: "price", err: priceErrs[pi]})
-			continue
-		}
-		c.events = append(c.events, in.event(d, h, toks[d.lc.Collateral], toks[d.lc.Debt], prices[pi], observed))
-	}
-}
-
-func firstErr(errs ...error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
-	}
-	return nil
-}
-
-func cmpU(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func hexLower(b []byte) string { return strings.ToLower(hexutil.Encode(b)) }
-
-func (in *Ingester) event(d *decoded, h rpc.Header, coll, debt price.Token, prices map[common.Address]*big.Int, observed *timestamppb.Timestamp) *liqstreamv1.LiquidationEvent {
-	l := &d.log
-	pColl, pDebt := prices[d.lc.Collateral], prices[d.lc.Debt]
-	txHash := strings.ToLower(l.TxHash.Hex())
-	topicsHex := make([]string, len(l.Topics))
-	for i, t := range l.Topics {
-		topicsHex[i] = strings.ToLower(t.Hex())
-	}
-	return &liqstreamv1.LiquidationEvent{
-		ChainId:                    in.r.chain.ID,
-		Chain:                      in.r.chain.Slug,
-		Protocol:                   in.r.market.Protocol,
-		Market:                     in.r.market.Name,
-		Pool:                       strings.ToLower(in.r.pool.Hex()),
-		BlockNumber:                l.BlockNumber,
-		BlockHash:                  strings.ToLower(l.BlockHash.Hex()),
-		BlockTime:                  timestamppb.New(time.Unix(int64(h.Time), 0).UTC()),
-		TxHash:                     txHash,
-		TxIndex:                    uint32(l.TxIndex),
-		LogIndex:                   uint32(l.Index),
-		CollateralAsset:            &liqstreamv1.Asset{Address: strings.ToLower(coll.Address.Hex()), Symbol: coll.Symbol, Decimals: uint32(coll.Decimals)},
-		DebtAsset:                  &liqstreamv1.Asset{Address: strings.ToLower(debt.Address.Hex()), Symbol: debt.Symbol, Decimals: uint32(debt.Decimals)},
-		Borrower:                   strings.ToLower(d.lc.Borrower.Hex()),
-		Liquidator:                 strings.ToLower(d.lc.Liquidator.Hex()),
-		DebtToCover:                d.lc.DebtToCover.Dec(),
-		LiquidatedCollateralAmount: d.lc.LiquidatedCollateral.Dec(),
-		ReceiveAToken:              d.lc.ReceiveAToken,
-		CollateralPrice:            &liqstreamv1.Price{Usd: usd.Format(pColl), Source: liqstreamv1.PriceSource_PRICE_SOURCE_ORACLE_AT_BLOCK, BlockNumber: l.BlockNumber},
-		DebtPrice:                  &liqstreamv1.Price{Usd: usd.Format(pDebt), Source: liqstreamv1.PriceSource_PRICE_SOURCE_ORACLE_AT_BLOCK, BlockNumber: l.BlockNumber},
-		DebtUsd:                    usd.Format(price.Value(&d.lc.DebtToCover, pDebt, debt.Decimals)),
-		CollateralUsd:              usd.Format(price.Value(&d.lc.LiquidatedCollateral, pColl, coll.Decimals)),
-		EventId:                    strconv.FormatUint(in.r.chain.ID, 10) + ":" + txHash + ":" + strconv.FormatUint(uint64(l.Index), 10),
-		Revision:                   1,
-		Status:                     liqstreamv1.Status_STATUS_CONFIRMED,
-		MethodVersion:              MethodVersion,
-		LogTopics:                  topicsHex,
-		LogData:                    hexLower(l.Data),
-		ObservedAt:                 observed,
-	}
 }

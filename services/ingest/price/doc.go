@@ -8,9 +8,15 @@
 //   - Oracle prices come from the market's AaveOracle at the event's block:
 //     one getAssetsPrices(address[]) eth_call per (block, asset set), all the
 //     blocks of a request sent in one JSON-RPC batch, and cached.
-//   - BASE_CURRENCY_UNIT is read once per market. Only 1e8 (USD with 8
-//     decimals, all V3 markets) is supported for now; any other base is
-//     ErrUnsupportedBase, never a silently wrong USD value.
+//   - The base currency is detected once per market (CheckBase): 1e8 is USD
+//     with 8 decimals (V3); an ETH base (BASE_CURRENCY_UNIT 1e18, or no
+//     BASE_CURRENCY_UNIT and WETH priced at 1e18, as V1 and V2 Ethereum) is
+//     converted with a Chainlink ETH/USD feed read at the same block; any
+//     other base is ErrUnsupportedBase, never a silently wrong USD value.
+//   - A node that lacks the state of an event's block is answered at the
+//     latest block, flagged in Quote.Latest with the block used.
+//   - Reserves reads the liquidation bonus and protocol fee share from the
+//     PoolDataProvider; Split reconstructs fee and bonus with Aave's math.
 //   - Value computes usd.Value(amount, priceE8, decimals): integer math,
 //     truncated, in 1e-8 USD.
 //

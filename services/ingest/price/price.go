@@ -21,14 +21,23 @@ import (
 
 // Function selectors used by the Pricer.
 var (
-	SelGetAssetPrice     = [4]byte{0xb3, 0x59, 0x6f, 0x07} // getAssetPrice(address)
-	SelGetAssetsPrices   = [4]byte{0x9d, 0x23, 0xd9, 0xf2} // getAssetsPrices(address[])
-	SelBaseCurrencyUnit  = [4]byte{0x8c, 0x89, 0xb6, 0x4f} // BASE_CURRENCY_UNIT()
-	SelSymbol            = [4]byte{0x95, 0xd8, 0x9b, 0x41} // symbol()
-	SelDecimals          = [4]byte{0x31, 0x3c, 0xe5, 0x67} // decimals()
-	supportedBaseUnitE8  = big.NewInt(100_000_000)
-	maxTokenDecimals     = 77 // usd.Pow10 range
-	defaultPriceCacheLen = 100_000
+	SelGetAssetPrice    = [4]byte{0xb3, 0x59, 0x6f, 0x07} // getAssetPrice(address)
+	SelGetAssetsPrices  = [4]byte{0x9d, 0x23, 0xd9, 0xf2} // getAssetsPrices(address[])
+	SelBaseCurrencyUnit = [4]byte{0x8c, 0x89, 0xb6, 0x4f} // BASE_CURRENCY_UNIT()
+	SelSymbol           = [4]byte{0x95, 0xd8, 0x9b, 0x41} // symbol()
+	SelDecimals         = [4]byte{0x31, 0x3c, 0xe5, 0x67} // decimals()
+	// SelLatestRoundData is Chainlink's latestRoundData().
+	SelLatestRoundData = [4]byte{0xfe, 0xaf, 0x96, 0x8c}
+	// SelGetReserveConfigurationData is PoolDataProvider's
+	// getReserveConfigurationData(address).
+	SelGetReserveConfigurationData = [4]byte{0x3e, 0x15, 0x01, 0x41}
+	// SelGetLiquidationProtocolFee is PoolDataProvider's
+	// getLiquidationProtocolFee(address) (V3 and forks).
+	SelGetLiquidationProtocolFee = [4]byte{0x3c, 0xb8, 0xa6, 0x22}
+	weiPerETH                    = big.NewInt(1_000_000_000_000_000_000)
+	supportedBaseUnitE8          = big.NewInt(100_000_000)
+	maxTokenDecimals             = 77 // usd.Pow10 range
+	defaultPriceCacheLen         = 100_000
 )
 
 // Sentinels wrapped by the errors of this package.
@@ -38,9 +47,12 @@ var (
 	ErrNoPrice         = errors.New("oracle returned no price")
 )
 
-// Caller is the RPC the Pricer needs; *rpc.Client implements it.
+// Caller is the RPC the Pricer needs; *rpc.Client implements it. Head is
+// used only for the latest-block fallback when the node lacks state at an
+// event's block.
 type Caller interface {
 	CallBatch(ctx context.Context, calls []rpc.Call) ([]rpc.CallResult, error)
+	Head(ctx context.Context) (uint64, error)
 }
 
 var _ Caller = (*rpc.Client)(nil)
@@ -49,6 +61,15 @@ var _ Caller = (*rpc.Client)(nil)
 type Config struct {
 	Chain  string
 	Oracle common.Address
+	// WETH is the chain's wrapped ether, used to detect an ETH-based oracle
+	// that has no BASE_CURRENCY_UNIT (Aave V1, V2): WETH priced at 1e18.
+	WETH common.Address
+	// ETHUSDFeed is a Chainlink ETH/USD aggregator (8 decimals) read at the
+	// same block to convert an ETH-based oracle's prices to USD.
+	ETHUSDFeed common.Address
+	// DataProvider is the market's PoolDataProvider, for Reserves; zero
+	// disables bonus and fee.
+	DataProvider common.Address
 	// CacheSize bounds cached (block, asset set) price answers (default 100,000).
 	CacheSize int
 }
@@ -69,7 +90,9 @@ type Pricer struct {
 	mu       sync.Mutex
 	tokens   map[common.Address]Token
 	prices   map[string]map[common.Address]*big.Int // key: block + sorted assets
+	reserves map[string]Reserve                     // key: block + asset
 	baseRead bool
+	ethBase  bool
 }
 
 // New returns a Pricer for the oracle of one market.
@@ -83,11 +106,16 @@ func New(cfg Config, log *slog.Logger, caller Caller) (*Pricer, error) {
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = defaultPriceCacheLen
 	}
-	return &Pricer{cfg: cfg, log: log, caller: caller, tokens: map[common.Address]Token{}, prices: map[string]map[common.Address]*big.Int{}}, nil
+	return &Pricer{cfg: cfg, log: log, caller: caller, tokens: map[common.Address]Token{}, prices: map[string]map[common.Address]*big.Int{},
+		reserves: map[string]Reserve{}}, nil
 }
 
-// CheckBase reads BASE_CURRENCY_UNIT at block once per Pricer and fails with
-// ErrUnsupportedBase unless it is 1e8.
+// CheckBase detects the oracle's base currency at block, once per Pricer.
+// BASE_CURRENCY_UNIT 1e8 is USD with 8 decimals (every V3 market); 1e18 is
+// ETH. An oracle without BASE_CURRENCY_UNIT (V1, V2) is probed with the price
+// of WETH: exactly 1e18 means ETH, a plausible dollar price ($10 to $1M with
+// 8 decimals) means USD. An ETH base needs ETHUSDFeed to convert; anything
+// else is ErrUnsupportedBase, never a silently wrong USD value.
 func (p *Pricer) CheckBase(ctx context.Context, block uint64) error {
 	p.mu.Lock()
 	done := p.baseRead
@@ -95,22 +123,63 @@ func (p *Pricer) CheckBase(ctx context.Context, block uint64) error {
 	if done {
 		return nil
 	}
+	where := fmt.Sprintf("oracle %s on %s", lower(p.cfg.Oracle), p.cfg.Chain)
 	res, err := p.caller.CallBatch(ctx, []rpc.Call{{To: p.cfg.Oracle, Data: SelBaseCurrencyUnit[:], Block: block}})
 	if err != nil {
-		return fmt.Errorf("reading BASE_CURRENCY_UNIT of oracle %s on %s: %w", lower(p.cfg.Oracle), p.cfg.Chain, err)
+		return fmt.Errorf("reading BASE_CURRENCY_UNIT of %s: %w", where, err)
 	}
-	if res[0].Err != nil || len(res[0].Data) != 32 {
-		return fmt.Errorf("reading BASE_CURRENCY_UNIT of oracle %s on %s: bad answer %x (%v)", lower(p.cfg.Oracle), p.cfg.Chain, res[0].Data, res[0].Err)
+	var eth bool
+	switch {
+	case res[0].Err == nil && len(res[0].Data) == 32:
+		unit := new(big.Int).SetBytes(res[0].Data)
+		switch {
+		case unit.Cmp(supportedBaseUnitE8) == 0:
+		case unit.Cmp(weiPerETH) == 0:
+			eth = true
+		default:
+			return fmt.Errorf("%s has BASE_CURRENCY_UNIT %s: %w", where, unit, ErrUnsupportedBase)
+		}
+	case p.cfg.WETH == (common.Address{}):
+		return fmt.Errorf("%s answers no BASE_CURRENCY_UNIT (%v) and no WETH is configured to probe its base: %w", where, res[0].Err, ErrUnsupportedBase)
+	default:
+		pr, err := p.caller.CallBatch(ctx, []rpc.Call{{To: p.cfg.Oracle, Data: encodeAddressCall(SelGetAssetPrice, p.cfg.WETH), Block: block}})
+		if err != nil {
+			return fmt.Errorf("probing the base currency of %s with the WETH price: %w", where, err)
+		}
+		if pr[0].Err != nil || len(pr[0].Data) != 32 {
+			return fmt.Errorf("probing the base currency of %s: getAssetPrice(WETH) answered %x (%v): %w", where, pr[0].Data, pr[0].Err, ErrUnsupportedBase)
+		}
+		v := new(big.Int).SetBytes(pr[0].Data)
+		switch {
+		case v.Cmp(weiPerETH) == 0:
+			eth = true
+		case v.Cmp(big.NewInt(10e8)) >= 0 && v.Cmp(big.NewInt(1e14)) <= 0:
+		default:
+			return fmt.Errorf("%s prices WETH at %s: neither 1e18 (ETH base) nor a USD price with 8 decimals: %w", where, v, ErrUnsupportedBase)
+		}
 	}
-	unit := new(big.Int).SetBytes(res[0].Data)
-	if unit.Cmp(supportedBaseUnitE8) != 0 {
-		return fmt.Errorf("oracle %s on %s has BASE_CURRENCY_UNIT %s: %w", lower(p.cfg.Oracle), p.cfg.Chain, unit, ErrUnsupportedBase)
+	if eth && p.cfg.ETHUSDFeed == (common.Address{}) {
+		return fmt.Errorf("%s quotes in ETH and no ETH/USD feed is configured to convert (set the market's eth_usd_feed): %w", where, ErrUnsupportedBase)
+	}
+	if eth && p.log != nil {
+		p.log.Info("oracle quotes in ETH; converting with the ETH/USD feed at each block", "oracle", lower(p.cfg.Oracle), "feed", lower(p.cfg.ETHUSDFeed))
 	}
 	p.mu.Lock()
-	p.baseRead = true
+	p.baseRead, p.ethBase = true, eth
 	p.mu.Unlock()
 	return nil
 }
+
+func encodeAddressCall(sel [4]byte, a common.Address) []byte {
+	b := make([]byte, 36)
+	copy(b, sel[:])
+	copy(b[16:], a[:])
+	return b
+}
+
+// NativeETH is the placeholder address Aave V1 uses for ether; it has no
+// ERC-20 contract, so Tokens answers "ETH" with 18 decimals for it.
+var NativeETH = common.HexToAddress("0xEeeeeEeeeEeEeeEeEeEeeEEEeeeeEeeeeeeeEEeE")
 
 // Tokens returns metadata for addrs, reading unknown tokens with one batch
 // of symbol() and decimals() calls at block. A token whose calls fail is
@@ -120,6 +189,10 @@ func (p *Pricer) Tokens(ctx context.Context, block uint64, addrs []common.Addres
 	var missing []common.Address
 	p.mu.Lock()
 	for _, a := range addrs {
+		if a == NativeETH {
+			out[a] = Token{Address: a, Symbol: "ETH", Decimals: 18}
+			continue
+		}
 		if t, ok := p.tokens[a]; ok {
 			out[a] = t
 		} else if !slices.Contains(missing, a) {
@@ -166,16 +239,31 @@ type Request struct {
 	Assets []common.Address
 }
 
+// Quote is the answer to one Request: USD prices with 8 decimals.
+type Quote struct {
+	Prices map[common.Address]*big.Int
+	// Block is the block whose state produced the prices: the request's
+	// block, or the latest block when Latest is set.
+	Block uint64
+	// Latest is set when the node could not serve state at the request's
+	// block (pruned or lagging: "missing trie node", "header not found") and
+	// the oracle was read at the latest block instead.
+	Latest bool
+}
+
 // Prices answers every request, sending one getAssetsPrices call per request
-// not cached, all in one JSON-RPC batch. The result is indexed like reqs; a
-// request whose call failed has a nil map and an error in errs.
-func (p *Pricer) Prices(ctx context.Context, reqs []Request) ([]map[common.Address]*big.Int, []error, error) {
-	out := make([]map[common.Address]*big.Int, len(reqs))
+// not cached (plus one ETH/USD latestRoundData call for an ETH-based oracle),
+// all in one JSON-RPC batch. The result is indexed like reqs; a request whose
+// call failed has a zero Quote and an error in errs. When the node lacks the
+// state of a request's block, that request is answered at the latest block
+// with Quote.Latest set (never silently at the wrong block).
+func (p *Pricer) Prices(ctx context.Context, reqs []Request) ([]Quote, []error, error) {
+	out := make([]Quote, len(reqs))
 	errs := make([]error, len(reqs))
-	var calls []rpc.Call
 	var idx []int
 	keys := make([]string, len(reqs))
 	p.mu.Lock()
+	eth := p.ethBase
 	for i := range reqs {
 		assets := slices.Clone(reqs[i].Assets)
 		slices.SortFunc(assets, func(a, b common.Address) int { return strings.Compare(string(a[:]), string(b[:])) })
@@ -183,18 +271,49 @@ func (p *Pricer) Prices(ctx context.Context, reqs []Request) ([]map[common.Addre
 		reqs[i].Assets = assets
 		keys[i] = cacheKey(reqs[i].Block, assets)
 		if m, ok := p.prices[keys[i]]; ok {
-			out[i] = m
+			out[i] = Quote{Prices: m, Block: reqs[i].Block}
 			continue
 		}
-		calls = append(calls, rpc.Call{To: p.cfg.Oracle, Data: EncodeGetAssetsPrices(assets), Block: reqs[i].Block})
 		idx = append(idx, i)
 	}
 	p.mu.Unlock()
-	if len(calls) == 0 {
+	if len(idx) == 0 {
 		return out, errs, nil
 	}
+	per := 1
+	if eth {
+		per = 2
+	}
+	callsAt := func(r Request, block uint64) []rpc.Call {
+		cs := []rpc.Call{{To: p.cfg.Oracle, Data: EncodeGetAssetsPrices(r.Assets), Block: block}}
+		if eth {
+			cs = append(cs, rpc.Call{To: p.cfg.ETHUSDFeed, Data: SelLatestRoundData[:], Block: block})
+		}
+		return cs
+	}
+	calls := make([]rpc.Call, 0, per*len(idx))
+	for _, i := range idx {
+		calls = append(calls, callsAt(reqs[i], reqs[i].Block)...)
+	}
+	answers := make([][]rpc.CallResult, len(reqs))
 	res, err := p.caller.CallBatch(ctx, calls)
-	if err != nil {
+	switch {
+	case err == nil:
+		for k, i := range idx {
+			answers[i] = res[per*k : per*(k+1)]
+			out[i].Block = reqs[i].Block
+		}
+	case errors.Is(err, rpc.ErrBlockNotFound):
+		// Some block's state is missing: retry each request alone and fall
+		// back to the latest block for those the node cannot serve.
+		for _, i := range idx {
+			a, block, latest, err := p.callOrLatest(ctx, callsAt, reqs[i])
+			if err != nil {
+				return nil, nil, err
+			}
+			answers[i], out[i].Block, out[i].Latest = a, block, latest
+		}
+	default:
 		return nil, nil, fmt.Errorf("reading oracle prices on %s: %w", p.cfg.Chain, err)
 	}
 	p.mu.Lock()
@@ -202,31 +321,76 @@ func (p *Pricer) Prices(ctx context.Context, reqs []Request) ([]map[common.Addre
 	if len(p.prices)+len(idx) > p.cfg.CacheSize {
 		p.prices = map[string]map[common.Address]*big.Int{}
 	}
-	for j, i := range idx {
-		r := reqs[i]
-		if res[j].Err != nil {
-			errs[i] = fmt.Errorf("getAssetsPrices at block %d on %s: %w", r.Block, p.cfg.Chain, res[j].Err)
+	for _, i := range idx {
+		m, err := p.quote(reqs[i], out[i].Block, answers[i])
+		if err != nil {
+			errs[i], out[i] = err, Quote{}
 			continue
 		}
-		vals, ok := decodeUintArray(res[j].Data)
-		if !ok || len(vals) != len(r.Assets) {
-			errs[i] = fmt.Errorf("%w: getAssetsPrices at block %d on %s returned %d bytes for %d assets", ErrNoPrice, r.Block, p.cfg.Chain, len(res[j].Data), len(r.Assets))
-			continue
+		out[i].Prices = m
+		if !out[i].Latest {
+			p.prices[keys[i]] = m
 		}
-		m := make(map[common.Address]*big.Int, len(vals))
-		for k, a := range r.Assets {
-			if vals[k].Sign() == 0 {
-				errs[i] = fmt.Errorf("%w: asset %s at block %d on %s has price 0", ErrNoPrice, lower(a), r.Block, p.cfg.Chain)
-			}
-			m[a] = vals[k]
-		}
-		if errs[i] != nil {
-			continue
-		}
-		p.prices[keys[i]] = m
-		out[i] = m
 	}
 	return out, errs, nil
+}
+
+// callOrLatest runs one request's calls at its block, or at the latest block
+// when the node lacks that block's state.
+func (p *Pricer) callOrLatest(ctx context.Context, callsAt func(Request, uint64) []rpc.Call, r Request) ([]rpc.CallResult, uint64, bool, error) {
+	res, err := p.caller.CallBatch(ctx, callsAt(r, r.Block))
+	if err == nil {
+		return res, r.Block, false, nil
+	}
+	if !errors.Is(err, rpc.ErrBlockNotFound) {
+		return nil, 0, false, fmt.Errorf("reading oracle prices at block %d on %s: %w", r.Block, p.cfg.Chain, err)
+	}
+	head, herr := p.caller.Head(ctx)
+	if herr != nil {
+		return nil, 0, false, fmt.Errorf("reading the head for the latest-price fallback on %s: %w", p.cfg.Chain, herr)
+	}
+	if p.log != nil {
+		p.log.Warn("node lacks state at the event block; using oracle prices at the latest block",
+			"chain", p.cfg.Chain, "block", r.Block, "latest", head, "err", err)
+	}
+	res, err = p.caller.CallBatch(ctx, callsAt(r, head))
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("reading oracle prices at the latest block %d on %s (fallback for block %d): %w", head, p.cfg.Chain, r.Block, err)
+	}
+	return res, head, true, nil
+}
+
+// quote decodes one request's answers into USD e8 prices.
+func (p *Pricer) quote(r Request, block uint64, res []rpc.CallResult) (map[common.Address]*big.Int, error) {
+	if res[0].Err != nil {
+		return nil, fmt.Errorf("getAssetsPrices at block %d on %s: %w", block, p.cfg.Chain, res[0].Err)
+	}
+	vals, ok := decodeUintArray(res[0].Data)
+	if !ok || len(vals) != len(r.Assets) {
+		return nil, fmt.Errorf("%w: getAssetsPrices at block %d on %s returned %d bytes for %d assets", ErrNoPrice, block, p.cfg.Chain, len(res[0].Data), len(r.Assets))
+	}
+	var ethUSD *big.Int
+	if len(res) > 1 {
+		if res[1].Err != nil || len(res[1].Data) < 64 {
+			return nil, fmt.Errorf("%w: ETH/USD feed %s latestRoundData at block %d on %s: %x (%v)", ErrNoPrice, lower(p.cfg.ETHUSDFeed), block, p.cfg.Chain, res[1].Data, res[1].Err)
+		}
+		ethUSD = new(big.Int).SetBytes(res[1].Data[32:64]) // answer, int256; a negative answer has the top bit set
+		if res[1].Data[32]&0x80 != 0 || ethUSD.Sign() == 0 {
+			return nil, fmt.Errorf("%w: ETH/USD feed %s answered %s at block %d on %s", ErrNoPrice, lower(p.cfg.ETHUSDFeed), ethUSD, block, p.cfg.Chain)
+		}
+	}
+	m := make(map[common.Address]*big.Int, len(vals))
+	for k, a := range r.Assets {
+		if vals[k].Sign() == 0 {
+			return nil, fmt.Errorf("%w: asset %s at block %d on %s has price 0", ErrNoPrice, lower(a), block, p.cfg.Chain)
+		}
+		v := vals[k]
+		if ethUSD != nil { // wei per token × USD e8 per ETH / 1e18
+			v = new(big.Int).Quo(new(big.Int).Mul(v, ethUSD), weiPerETH)
+		}
+		m[a] = v
+	}
+	return m, nil
 }
 
 // Value returns amount × priceE8 / 10^decimals in 1e-8 USD, truncated.

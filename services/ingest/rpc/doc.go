@@ -1,21 +1,38 @@
-// Package rpc is ingest's thin client over an EVM JSON-RPC endpoint: the first
-// stage of the data path (rpc → decode → price → publish). It wraps
-// go-ethereum's rpc.Client and adds what ingest needs and nothing else:
+// Package rpc is ingest's client over a chain's EVM JSON-RPC endpoints: the
+// first stage of the data path (rpc → decode → price → publish). It is built
+// to survive real providers:
 //
-//   - New checks that eth_chainId matches the configured chain, so a URL for
-//     the wrong network fails at start, not after a backfill.
-//   - HeadersBatch fetches many block headers in JSON-RPC batches (never one
-//     request per log) and caches their number, hash, parent hash and time.
-//   - Logs is eth_getLogs over a block range, addresses and topic0s.
-//   - CallBatch sends many eth_calls in one batch, each with its own result.
-//   - Every request is retried with exponential backoff on transport errors,
-//     HTTP 429 and 5xx, up to Config.MaxAttempts; a later issue hardens this
-//     (Retry-After, range splitting on provider limits).
+//   - A pool of endpoints per chain (Config.URLs, in order of preference).
+//     Each attempt goes to the best endpoint that has the requested block:
+//     not demoted, out of its backoff, first in order. An endpoint is demoted
+//     for rpc_demote_for when it fails rpc_fail_threshold of its last
+//     rpc_fail_window calls or lags more than rpc_lag_blocks behind the best
+//     head for rpc_lag_for, and is tried again afterwards. A request for
+//     block N never goes to an endpoint whose head is below N, so a lagging
+//     node cannot silently answer "no logs".
+//   - Retries with exponential backoff and seeded jitter on HTTP 429, 408 and
+//     5xx, JSON-RPC rate-limit answers, timeouts, broken connections and bad
+//     answers (truncated or malformed JSON, wrong result types, logs outside
+//     the requested range, headers of another block); Retry-After (seconds or
+//     HTTP-date) is honoured up to rpc_max_backoff. A token bucket limits each
+//     endpoint to rate_limit requests per second.
+//   - Logs adapts the eth_getLogs span: it starts at Config.MaxLogRange,
+//     follows the range a provider's refusal suggests (ParseRangeError knows
+//     the texts of Alchemy, Infura, QuickNode, Ankr, PublicNode, geth, reth,
+//     Cloudflare, Blast and others) or halves it, grows it back by doubling
+//     after log_range_grow_after successes (never past a fixed cap a provider
+//     stated), and fails with ErrRangeExhausted naming the chain and block
+//     when even one block is refused.
+//   - HeadersBatch fetches headers in JSON-RPC batches with a cache;
+//     CallBatch sends eth_calls in batches, each with its own result.
 //
-// Errors are *Error values carrying the chain, the method and the block range,
-// wrapping the cause; IsRetryable tells transient failures apart. The endpoint
-// URL is a secret.URL and only ever appears redacted in errors and logs.
+// Every attempt is counted in rpc_requests{method,endpoint,outcome} (endpoint
+// is the URL's host, never its path or query) and demotions in
+// rpc_endpoint_demotions{endpoint,reason}. Errors are *Error values carrying
+// the chain, method, block range and redacted endpoint; IsRetryable tells
+// transient failures apart. URLs are secret.URL values and are scrubbed from
+// every error and log line.
 //
-// The main type is Client. It is safe for concurrent use; Close releases the
-// underlying connection.
+// The main type is Client, built by New. It is safe for concurrent use;
+// Close releases the connections.
 package rpc

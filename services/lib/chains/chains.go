@@ -44,6 +44,13 @@ type Market struct {
 	Pool       string // lowercase hex
 	Oracle     string // lowercase hex, empty when the address book has none
 	StartBlock uint64 // 0 when unknown
+	// DataProvider is the PoolDataProvider (reserve configuration: bonus,
+	// protocol fee), lowercase hex; empty when unknown.
+	DataProvider string
+	// ETHUSDFeed is a Chainlink ETH/USD aggregator on the market's chain,
+	// set for markets whose oracle may quote in ETH (V1, V2 Ethereum and
+	// Polygon); empty otherwise.
+	ETHUSDFeed string
 }
 
 // Registry holds every known chain and market.
@@ -90,8 +97,11 @@ func parse(chainsData, marketsData []byte) (*Registry, error) {
 			Version    string  `json:"version"`
 			ChainID    uint64  `json:"chainId"`
 			Pool       string  `json:"pool"`
+			Protocol   string  `json:"protocol"`
 			Oracle     *string `json:"aaveOracle"`
 			StartBlock *uint64 `json:"poolStartBlock"`
+			Provider   *string `json:"poolDataProvider"`
+			ETHUSDFeed string  `json:"ethUsdFeed"`
 		} `json:"markets"`
 	}
 	if err := json.Unmarshal(marketsData, &mf); err != nil {
@@ -113,9 +123,16 @@ func parse(chainsData, marketsData []byte) (*Registry, error) {
 	for name, m := range mf.Markets {
 		mk := Market{Name: name, Version: m.Version, ChainID: m.ChainID, Pool: strings.ToLower(m.Pool),
 			Protocol: "aave-" + m.Version}
+		if m.Protocol != "" {
+			mk.Protocol = m.Protocol
+		}
 		if m.Oracle != nil {
 			mk.Oracle = strings.ToLower(*m.Oracle)
 		}
+		if m.Provider != nil {
+			mk.DataProvider = strings.ToLower(*m.Provider)
+		}
+		mk.ETHUSDFeed = strings.ToLower(m.ETHUSDFeed)
 		if m.StartBlock != nil {
 			mk.StartBlock = *m.StartBlock
 		}
@@ -185,9 +202,14 @@ func (r *Registry) Market(name string) (Market, bool) {
 var DemoChains = []string{"ethereum", "polygon", "avalanche", "arbitrum", "base"}
 
 // PrimaryV3Market returns the main Aave V3 market of a chain: the one named
-// "AaveV3<Name>" where the chain has several.
+// "AaveV3<Name>" where the chain has several (forks such as Spark excluded).
 func (r *Registry) PrimaryV3Market(chainID uint64) (Market, bool) {
-	ms := r.Markets(chainID, "v3")
+	var ms []Market
+	for _, m := range r.Markets(chainID, "v3") {
+		if m.Protocol == "aave-v3" {
+			ms = append(ms, m)
+		}
+	}
 	if len(ms) == 0 {
 		return Market{}, false
 	}

@@ -44,6 +44,11 @@ const (
 // SchemaLiquidationEvent is the value of HeaderSchema for LiquidationEvent.
 const SchemaLiquidationEvent = "liqstream.v1.LiquidationEvent"
 
+// SchemaDeficitEvent is the value of HeaderSchema for DeficitEvent (Aave
+// V3.3+ bad debt written off with DeficitCreated), carried on the same
+// topic as the liquidations with the same key.
+const SchemaDeficitEvent = "liqstream.v1.DeficitEvent"
+
 // Key returns the record key of an event: "<chain id>:<borrower>", so every
 // event of a borrower on a chain lands in one partition in publish order.
 func Key(chainID uint64, borrower string) []byte {

@@ -15,8 +15,10 @@ import (
 // environment, so tests run commands in-process.
 type Env struct {
 	Stdout, Stderr io.Writer
-	Getenv         func(string) string
-	Version        string
+	// Stdin feeds commands that read input (decode); nil means os.Stdin.
+	Stdin   io.Reader
+	Getenv  func(string) string
+	Version string
 }
 
 // Command is one subcommand.
@@ -29,9 +31,11 @@ type Command struct {
 // Commands lists every subcommand, in the order `liqstream help` shows them.
 func Commands() []Command {
 	return []Command{
+		{"decode", "decode eth_getLogs log objects from stdin into contract JSON lines (offline)", Decode},
 		{"demo", "run the whole pipeline over simulated Jan–Feb 2026 and compare with ground truth", Demo},
 		{"migrate", "apply the ClickHouse schema migrations (idempotent)", Migrate},
 		{"tail", "print events from the liquidations topic as JSON lines", Tail},
+		{"verify", "re-count a block range's liquidations over RPC and diff them against ClickHouse", Verify},
 		{"version", "print the version", func(_ context.Context, env Env, _ []string) int {
 			fmt.Fprintln(env.Stdout, "liqstream", env.Version)
 			return 0

@@ -6,6 +6,8 @@
 //
 // Flags: --listen, --seed, --scale, --from, --to (YYYY-MM-DD or RFC 3339,
 // UTC, half-open window), --chains (comma-separated ids), --max-log-range,
-// --max-log-results, --log-block-timestamp and --truth-out (ground truth as
-// JSON). It logs with slog to stderr and stops on SIGINT or SIGTERM.
+// --max-log-results, --log-block-timestamp, --truth-out (ground truth as
+// JSON) and --faults (a YAML file of simulated providers, package faults,
+// each served at /<name>/<chain>, e.g. /alchemy/polygon). It logs with slog
+// to stderr and stops on SIGINT or SIGTERM.
 package main

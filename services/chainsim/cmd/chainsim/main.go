@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -12,7 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/liqstream/liqstream/services/chainsim/faults"
 	"github.com/liqstream/liqstream/services/chainsim/sim"
+	"github.com/liqstream/liqstream/services/lib/configfile"
 )
 
 func main() {
@@ -38,6 +42,7 @@ func run(logger *slog.Logger, args []string) error {
 	maxResults := fs.Int("max-log-results", 0, "largest eth_getLogs result count (0: no cap)")
 	logTimes := fs.Bool("log-block-timestamp", false, "add blockTimestamp to served logs, like geth >= 1.16")
 	truthOut := fs.String("truth-out", "", "write the ground truth as JSON to this file")
+	faultsFile := fs.String("faults", "", "YAML of simulated providers (package faults), each served at /<name>/<chain>")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -51,6 +56,13 @@ func run(logger *slog.Logger, args []string) error {
 	}
 	if cfg.Chains, err = parseChains(*chainsS); err != nil {
 		return fmt.Errorf("flag --chains: %w", err)
+	}
+
+	var ff faults.File
+	if *faultsFile != "" {
+		if err := configfile.Load(*faultsFile, &ff); err != nil {
+			return fmt.Errorf("flag --faults: %w", err)
+		}
 	}
 
 	start := time.Now()
@@ -73,15 +85,45 @@ func run(logger *slog.Logger, args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	url, err := s.Serve(ctx, *listen)
-	if err != nil {
-		return err
+	var url string
+	if len(ff.Providers) == 0 {
+		if url, err = s.Serve(ctx, *listen); err != nil {
+			return err
+		}
+	} else {
+		named, err := faults.NewNamed(ff, s.Handler())
+		if err != nil {
+			return fmt.Errorf("flag --faults: %w", err)
+		}
+		if url, err = serve(ctx, *listen, faults.Route(s.Handler(), named)); err != nil {
+			return err
+		}
+		for name := range named {
+			logger.Info("simulated provider", "name", name, "example", url+"/"+name+"/polygon")
+		}
 	}
 	logger.Info("serving JSON-RPC", "url", url, "example", url+"/polygon")
 	<-ctx.Done()
 	logger.Info("shutting down")
 	time.Sleep(100 * time.Millisecond) // let Serve's shutdown finish in-flight requests
 	return nil
+}
+
+// serve runs h on addr until ctx is cancelled and returns the base URL.
+func serve(ctx context.Context, addr string, h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), nil
 }
 
 func writeTruth(s *sim.Sim, path string) error {

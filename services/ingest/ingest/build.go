@@ -1,0 +1,312 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"slices"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/liqstream/liqstream/proto/liqstreamv1"
+	"github.com/liqstream/liqstream/services/ingest/decode"
+	"github.com/liqstream/liqstream/services/ingest/price"
+	"github.com/liqstream/liqstream/services/ingest/protocol"
+	"github.com/liqstream/liqstream/services/ingest/rpc"
+	"github.com/liqstream/liqstream/services/lib/usd"
+)
+
+// wethByChain is the wrapped ether the pricers probe an oracle's base
+// currency with (package price): Ethereum, Polygon, Avalanche (WETH.e).
+var wethByChain = map[uint64]common.Address{
+	1:     common.HexToAddress("0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"),
+	137:   common.HexToAddress("0x7ceB23fD6bC0adD59E62ac25578270cFf1b9f619"),
+	43114: common.HexToAddress("0x49D5c2BdFfac6CE2BFdB6640F4F80f226bc10bAB"),
+}
+
+// buildMetrics are the counters of the decode and price steps.
+type buildMetrics struct {
+	priceLatest metric.Int64Counter
+	deficits    metric.Int64Counter
+}
+
+func newBuildMetrics(meter metric.Meter) (buildMetrics, error) {
+	var m buildMetrics
+	var err error
+	if m.priceLatest, err = meter.Int64Counter("price_fallback_latest",
+		metric.WithDescription("events priced at the latest block because the node lacked state at the event's block")); err != nil {
+		return m, err
+	}
+	if m.deficits, err = meter.Int64Counter("deficits_built", metric.WithDescription("DeficitCreated (bad debt) records built")); err != nil {
+		return m, err
+	}
+	return m, nil
+}
+
+// newPricers builds one Pricer per market (each market has its own oracle
+// and data provider) and checks each oracle's base currency at block.
+func (in *Ingester) newPricers(ctx context.Context, cl *rpc.Client, block uint64) (map[common.Address]*price.Pricer, error) {
+	out := make(map[common.Address]*price.Pricer, len(in.r.markets))
+	for _, m := range in.r.markets {
+		pr, err := price.New(price.Config{Chain: in.r.chain.Slug, Oracle: m.Oracle, WETH: wethByChain[in.r.chain.ID],
+			ETHUSDFeed: m.ETHUSDFeed, DataProvider: m.DataProvider}, in.log, cl)
+		if err != nil {
+			return nil, fmt.Errorf("market %s: %w", m.Name, err)
+		}
+		if err := pr.CheckBase(ctx, block); err != nil {
+			return nil, fmt.Errorf("market %s: %w", m.Name, err)
+		}
+		out[m.Pool] = pr
+	}
+	return out, nil
+}
+
+// decoded is one decoded log of a configured market.
+type decoded struct {
+	log types.Log
+	protocol.Decoded
+}
+
+// marketWork gathers one market's lookups for a chunk.
+type marketWork struct {
+	tokens   []common.Address
+	assetsAt map[uint64][]common.Address // prices: block → assets
+	collAt   map[uint64][]common.Address // reserve configuration: block → collateral assets
+	blocks   []uint64
+
+	toks     map[common.Address]price.Token
+	tokErrs  map[common.Address]error
+	quotes   map[uint64]price.Quote
+	qErrs    map[uint64]error
+	reserves map[uint64]map[common.Address]price.Reserve
+}
+
+// fetch fills c: logs, decode, headers, tokens, prices, reserve
+// configuration, events and deficits.
+func (in *Ingester) fetch(ctx context.Context, st stage, c *chunk) {
+	in.rangeHist.Record(ctx, int64(c.hi-c.lo+1), metric.WithAttributes(attribute.String("chain", in.r.chain.Slug)))
+	logs, err := st.rpc.Logs(ctx, c.lo, c.hi, in.r.set.Pools(), in.r.set.Topics())
+	if err != nil {
+		c.err = err
+		return
+	}
+	slices.SortFunc(logs, func(a, b types.Log) int {
+		if a.BlockNumber != b.BlockNumber {
+			return cmpU(a.BlockNumber, b.BlockNumber)
+		}
+		return cmpU(uint64(a.Index), uint64(b.Index))
+	})
+	var ok []decoded
+	blocks := []uint64{c.hi}
+	work := map[common.Address]*marketWork{}
+	linker := protocol.NewLinker(in.r.chain.ID)
+	for _, l := range logs {
+		if _, known := in.r.set.Lookup(l.Address); !known {
+			c.letters = append(c.letters, deadLetter{log: l, reason: "wrong_address",
+				err: fmt.Errorf("log from %s, which is not a configured pool", l.Address)})
+			continue
+		}
+		d := decoded{log: l}
+		if d.Decoded, err = in.r.set.Decode(&d.log); err != nil {
+			c.letters = append(c.letters, deadLetter{log: l, reason: decode.Reason(err), err: err})
+			continue
+		}
+		ok = append(ok, d)
+		if blocks[len(blocks)-1] != l.BlockNumber {
+			blocks = append(blocks, l.BlockNumber)
+		}
+		w := work[l.Address]
+		if w == nil {
+			w = &marketWork{assetsAt: map[uint64][]common.Address{}, collAt: map[uint64][]common.Address{}}
+			work[l.Address] = w
+		}
+		if len(w.blocks) == 0 || w.blocks[len(w.blocks)-1] != l.BlockNumber {
+			w.blocks = append(w.blocks, l.BlockNumber)
+		}
+		if d.Kind == protocol.KindDeficit {
+			w.tokens = append(w.tokens, d.Deficit.DebtAsset)
+			w.assetsAt[l.BlockNumber] = append(w.assetsAt[l.BlockNumber], d.Deficit.DebtAsset)
+			continue
+		}
+		lq := &d.Liquidation
+		linker.Liquidation(&d.log, lq.Borrower)
+		w.tokens = append(w.tokens, lq.Collateral, lq.Debt)
+		w.assetsAt[l.BlockNumber] = append(w.assetsAt[l.BlockNumber], lq.Collateral, lq.Debt)
+		w.collAt[l.BlockNumber] = append(w.collAt[l.BlockNumber], lq.Collateral)
+	}
+	hdrs, err := st.rpc.HeadersBatch(ctx, blocks)
+	if err != nil {
+		c.err = err
+		return
+	}
+	headerOf := make(map[uint64]rpc.Header, len(hdrs))
+	for _, h := range hdrs {
+		headerOf[h.Number] = h
+	}
+	c.hiHash = headerOf[c.hi].Hash
+	if len(ok) == 0 {
+		return
+	}
+	for pool, w := range work {
+		m, _ := in.r.set.Lookup(pool)
+		if c.err = in.lookups(ctx, st.pricers[pool], m, c.hi, w); c.err != nil {
+			return
+		}
+	}
+	observed := timestamppb.New(in.now())
+	for i := range ok {
+		d := &ok[i]
+		h := headerOf[d.log.BlockNumber]
+		if h.Hash != d.log.BlockHash {
+			c.err = fmt.Errorf("block %d on %s: log block hash %s != header hash %s (reorg below the confirmation depth; raise confirmations)",
+				d.log.BlockNumber, in.r.chain.Slug, d.log.BlockHash, h.Hash)
+			return
+		}
+		w := work[d.log.Address]
+		if e := w.qErrs[d.log.BlockNumber]; e != nil {
+			c.letters = append(c.letters, deadLetter{log: d.log, reason: "price", err: e})
+			continue
+		}
+		q := w.quotes[d.log.BlockNumber]
+		if q.Latest {
+			in.bm.priceLatest.Add(ctx, 1, metric.WithAttributes(attribute.String("chain", in.r.chain.Slug)))
+		}
+		if d.Kind == protocol.KindDeficit {
+			if e := w.tokErrs[d.Deficit.DebtAsset]; e != nil {
+				c.letters = append(c.letters, deadLetter{log: d.log, reason: "token_metadata", err: e})
+				continue
+			}
+			link := linker.Deficit(&d.log, d.Deficit.Borrower)
+			c.deficits = append(c.deficits, in.deficit(d, h, w.toks[d.Deficit.DebtAsset], q, link, observed))
+			in.bm.deficits.Add(ctx, 1, metric.WithAttributes(attribute.String("chain", in.r.chain.Slug)))
+			continue
+		}
+		if e := firstErr(w.tokErrs[d.Liquidation.Collateral], w.tokErrs[d.Liquidation.Debt]); e != nil {
+			c.letters = append(c.letters, deadLetter{log: d.log, reason: "token_metadata", err: e})
+			continue
+		}
+		rv, hasReserve := w.reserves[d.log.BlockNumber][d.Liquidation.Collateral]
+		c.events = append(c.events, in.event(d, h, w.toks[d.Liquidation.Collateral], w.toks[d.Liquidation.Debt], q, rv, hasReserve, observed))
+	}
+}
+
+// lookups reads one market's token metadata, prices and reserve
+// configuration for a chunk, each in one batch.
+func (in *Ingester) lookups(ctx context.Context, pr *price.Pricer, m *protocol.Market, hi uint64, w *marketWork) error {
+	var err error
+	if w.toks, w.tokErrs, err = pr.Tokens(ctx, hi, w.tokens); err != nil {
+		return err
+	}
+	reqs := make([]price.Request, 0, len(w.blocks))
+	var colls []price.Request
+	for _, b := range w.blocks {
+		reqs = append(reqs, price.Request{Block: b, Assets: w.assetsAt[b]})
+		if as := w.collAt[b]; len(as) > 0 {
+			colls = append(colls, price.Request{Block: b, Assets: as})
+		}
+	}
+	quotes, qErrs, err := pr.Prices(ctx, reqs)
+	if err != nil {
+		return err
+	}
+	w.quotes, w.qErrs = make(map[uint64]price.Quote, len(reqs)), map[uint64]error{}
+	for i, r := range reqs {
+		w.quotes[r.Block] = quotes[i]
+		if qErrs[i] != nil {
+			w.qErrs[r.Block] = qErrs[i]
+		}
+	}
+	w.reserves = map[uint64]map[common.Address]price.Reserve{}
+	if len(colls) == 0 {
+		return nil
+	}
+	rs, rErrs, err := pr.Reserves(ctx, colls, m.Adapter.ProtocolFee())
+	if err != nil {
+		return err
+	}
+	for i, r := range colls {
+		w.reserves[r.Block] = rs[i]
+		for a, e := range rErrs[i] {
+			// Bonus and fee stay empty for this asset; the event is still
+			// published (they are optional in the contract).
+			in.log.Debug("no reserve configuration; bonus and fee left empty", "block", r.Block, "asset", a, "err", e)
+		}
+	}
+	return nil
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+func cmpU(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// priceOf renders one asset's price with its source.
+func priceOf(p *big.Int, q price.Quote) *liqstreamv1.Price {
+	src := liqstreamv1.PriceSource_PRICE_SOURCE_ORACLE_AT_BLOCK
+	if q.Latest {
+		src = liqstreamv1.PriceSource_PRICE_SOURCE_ORACLE_LATEST
+	}
+	return &liqstreamv1.Price{Usd: usd.Format(p), Source: src, BlockNumber: q.Block}
+}
+
+func (in *Ingester) chainRef() protocol.Chain {
+	return protocol.Chain{ID: in.r.chain.ID, Slug: in.r.chain.Slug}
+}
+
+// event enriches a liquidation's offline record (protocol.LiquidationRecord)
+// with block time, token metadata, prices, USD values, and, when the
+// collateral reserve's configuration was read, the liquidator's bonus and
+// the protocol fee (price.Split).
+func (in *Ingester) event(d *decoded, h rpc.Header, coll, debt price.Token, q price.Quote, rv price.Reserve, hasReserve bool, observed *timestamppb.Timestamp) *liqstreamv1.LiquidationEvent {
+	ev := protocol.LiquidationRecord(in.chainRef(), &d.Decoded, &d.log)
+	lq := &d.Liquidation
+	pColl, pDebt := q.Prices[lq.Collateral], q.Prices[lq.Debt]
+	ev.BlockTime = timestamppb.New(time.Unix(int64(h.Time), 0).UTC())
+	ev.CollateralAsset.Symbol, ev.CollateralAsset.Decimals = coll.Symbol, uint32(coll.Decimals)
+	ev.DebtAsset.Symbol, ev.DebtAsset.Decimals = debt.Symbol, uint32(debt.Decimals)
+	ev.CollateralPrice, ev.DebtPrice = priceOf(pColl, q), priceOf(pDebt, q)
+	ev.DebtUsd = usd.Format(price.Value(&lq.DebtToCover, pDebt, debt.Decimals))
+	ev.CollateralUsd = usd.Format(price.Value(&lq.LiquidatedCollateral, pColl, coll.Decimals))
+	if hasReserve {
+		fee, bonus := price.Split(lq.LiquidatedCollateral.ToBig(), rv)
+		ev.BonusUsd = usd.Format(usd.Value(bonus, pColl, coll.Decimals))
+		if d.Market.Adapter.ProtocolFee() {
+			ev.ProtocolFeeAmount = fee.String()
+			ev.ProtocolFeeUsd = usd.Format(usd.Value(fee, pColl, coll.Decimals))
+		}
+	}
+	ev.ObservedAt = observed
+	return ev
+}
+
+// deficit enriches a DeficitCreated record with block time, the debt
+// token's metadata and price, and its USD value.
+func (in *Ingester) deficit(d *decoded, h rpc.Header, debt price.Token, q price.Quote, link string, observed *timestamppb.Timestamp) *liqstreamv1.DeficitEvent {
+	ev := protocol.DeficitRecord(in.chainRef(), &d.Decoded, &d.log, link)
+	p := q.Prices[d.Deficit.DebtAsset]
+	ev.BlockTime = timestamppb.New(time.Unix(int64(h.Time), 0).UTC())
+	ev.DebtAsset.Symbol, ev.DebtAsset.Decimals = debt.Symbol, uint32(debt.Decimals)
+	ev.DebtPrice = priceOf(p, q)
+	ev.AmountUsd = usd.Format(price.Value(&d.Deficit.Amount, p, debt.Decimals))
+	ev.ObservedAt = observed
+	return ev
+}

@@ -1,0 +1,171 @@
+package ingest_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/liqstream/liqstream/services/chainsim/faults"
+	"github.com/liqstream/liqstream/services/chainsim/sim"
+	"github.com/liqstream/liqstream/services/ingest/ingest"
+	"github.com/liqstream/liqstream/services/lib/secret"
+	"github.com/liqstream/liqstream/services/lib/testsupport"
+	"github.com/liqstream/liqstream/services/lib/topics"
+)
+
+// providerMix serves f's chain behind two simulated providers and returns
+// their URLs (with a fake key, which must never be printed) and the
+// injectors:
+//
+//   - "alchemy": Alchemy's 2,000-block range cap and texts, bursts of 429
+//     with Retry-After, 5xx, truncated and wrongly typed answers, hangs;
+//   - "lagging": a clean node whose head is `lag` blocks behind, so that the
+//     last blocks of the window exist on the first endpoint only.
+func providerMix(t testing.TB, f fixture, seed int64, lag uint64, faulty bool) ([]secret.URL, map[string]*faults.Injector) {
+	urls, named, _ := providerMixCounted(t, f, seed, lag, faulty)
+	return urls, named
+}
+
+// methodCounter counts HTTP requests by the (first) JSON-RPC method.
+type methodCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+	next   http.Handler
+}
+
+func (m *methodCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	var one struct{ Method string }
+	var many []struct{ Method string }
+	if json.Unmarshal(body, &many) == nil && len(many) > 0 {
+		one = many[0]
+	} else {
+		_ = json.Unmarshal(body, &one)
+	}
+	m.mu.Lock()
+	m.counts[one.Method]++
+	m.mu.Unlock()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	m.next.ServeHTTP(w, r)
+}
+
+func providerMixCounted(t testing.TB, f fixture, seed int64, lag uint64, faulty bool) ([]secret.URL, map[string]*faults.Injector, *methodCounter) {
+	t.Helper()
+	file := faults.File{Providers: map[string]faults.Config{
+		"alchemy": {Seed: seed, Provider: faults.Alchemy, MaxRange: 2000},
+		"lagging": {Seed: seed, LagBlocks: lag},
+	}}
+	if faulty {
+		a := file.Providers["alchemy"]
+		a.Burst429Every, a.Burst429Len, a.RetryAfter = 12, 3, 50*time.Millisecond
+		a.ServerErrorRate, a.MalformedRate, a.WrongTypeRate = 0.02, 0.03, 0.02
+		a.TimeoutRate, a.Hang = 0.005, time.Second
+		file.Providers["alchemy"] = a
+	}
+	named, err := faults.NewNamed(file, f.sim.Handler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc := &methodCounter{counts: map[string]int{}, next: faults.Route(f.sim.Handler(), named)}
+	srv := httptest.NewServer(mc)
+	t.Cleanup(srv.Close)
+	return []secret.URL{
+		secret.URL(srv.URL + "/alchemy/" + f.slug + "?apikey=SECRETKEY"),
+		secret.URL(srv.URL + "/lagging/" + f.slug + "?apikey=SECRETKEY"),
+	}, named, mc
+}
+
+func faultyConfig(f fixture, brokers []string, urls []secret.URL) ingest.Config {
+	cfg := f.config(brokers)
+	cfg.RPCURL, cfg.RPCURLs = "", urls
+	cfg.RPC.BaseBackoff, cfg.RPC.MaxBackoff = 5*time.Millisecond, 200*time.Millisecond
+	cfg.RPC.RequestTimeout = 300 * time.Millisecond
+	cfg.RPC.MaxAttempts = 10
+	cfg.RPC.LagFor, cfg.RPC.HeadProbeInterval = time.Second, 500*time.Millisecond
+	return cfg
+}
+
+// TestBackfillThroughFaultyProviders backfills Polygon through an
+// Alchemy-like endpoint (range cap, 429 bursts, malformed answers, hangs)
+// and a lagging one into kfake, and finds exactly chainsim's truth: no event
+// lost, none doubled after dedupe by event_id.
+func TestBackfillThroughFaultyProviders(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	f := startSim(t, 137, "polygon", 0.05)
+	// The lagging node lacks the last ~28 hours of the window.
+	_, end := sim.DefaultWindow()
+	lag := f.sim.Head(137) - f.sim.BlockAt(137, end.Add(-28*time.Hour))
+	urls, named := providerMix(t, f, testsupport.Seed(t), lag, true)
+	cfg := faultyConfig(f, c.ListenAddrs(), urls)
+	runIngest(t, cfg, 90*time.Second)
+	checkAgainstTruth(t, f, consume(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations))
+	a, l := named["alchemy"].Stats(), named["lagging"].Stats()
+	t.Logf("alchemy %+v", a)
+	t.Logf("lagging %+v", l)
+	if a.RangeRefused == 0 || a.Throttled == 0 || a.Malformed+a.WrongTypes == 0 {
+		t.Fatalf("the run met too few faults to mean anything: %+v", a)
+	}
+}
+
+// TestRPCRequestsPer100kBlocks measures RPC requests (HTTP requests, a batch
+// counting once) per 100,000 Polygon blocks with and without faults, beside
+// the minimum: ⌈blocks / range cap⌉ eth_getLogs plus the header and price
+// batches the events need. `make bench` prints its log lines.
+func TestRPCRequestsPer100kBlocks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measurement; run without -short")
+	}
+	f := startSim(t, 137, "polygon", 0.05)
+	from := f.sim.BlockAt(137, time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC))
+	const blocks = 100_000
+	for _, faulty := range []bool{false, true} {
+		t.Run(fmt.Sprintf("faulty=%v", faulty), func(t *testing.T) {
+			c, err := kfake.NewCluster(kfake.NumBrokers(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			urls, _, mc := providerMixCounted(t, f, 1, 10, faulty)
+			cfg := faultyConfig(f, c.ListenAddrs(), urls)
+			cfg.From, cfg.To = fmt.Sprint(from), fmt.Sprint(from+blocks)
+			cfg.LogRange = 2000 // the provider's cap, as a user who knows it would set
+			runIngest(t, cfg, 60*time.Second)
+			recs := consume(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations)
+			// Minimum for the data: one eth_getLogs and one header batch per
+			// 2,000-block range (the checkpoint needs the range's last hash),
+			// one price batch per range with events, one token batch.
+			ranges := map[uint64]bool{}
+			for _, e := range f.sim.Truth().Events(137) {
+				if e.BlockNumber >= from && e.BlockNumber < from+blocks {
+					ranges[(e.BlockNumber-from)/2000] = true
+				}
+			}
+			const getLogs = (blocks + 1999) / 2000
+			minimum := 2*getLogs + len(ranges) + 1
+			mc.mu.Lock()
+			counts := fmt.Sprint(mc.counts)
+			var data, reqs int
+			for m, n := range mc.counts {
+				reqs += n
+				if m == "eth_getLogs" || m == "eth_call" || m == "eth_getBlockByNumber" {
+					data += n
+				}
+			}
+			mc.mu.Unlock()
+			t.Logf("BENCH rpc_requests_per_100k_blocks faulty=%v: data %d (minimum %d), all %d incl. start-up and head probes; %d records; by method %s",
+				faulty, data, minimum, reqs, len(recs), counts)
+		})
+	}
+}
