@@ -33,7 +33,7 @@ demo: ## Run the whole pipeline over simulated Jan–Feb 2026 and print the cycl
 .PHONY: test
 test: servers lint proto-check ## Unit and integration tests against the real ClickHouse and Kafka (started here).
 	@set -e; for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test $(GOTEST_FLAGS) -skip '^TestChaos' ./...); done
-	@$(MAKE) --no-print-directory gowork-off bench-smoke chdb-check chaos-ci
+	@$(MAKE) --no-print-directory gowork-off bench-smoke chdb-check readme-check chaos-ci
 
 .PHONY: servers
 servers: ## Install (if missing) and start ClickHouse and Kafka on loopback.
@@ -86,6 +86,10 @@ proto-check: $(TOOLS)/protoc-gen-go ## Fail when the committed generated code is
 	PATH=$(TOOLS):$$PATH protoc -I proto --go_out=$$tmp --go_opt=module=github.com/liqstream/liqstream/proto proto/liqstream/v1/*.proto; \
 	if ! diff -r $$tmp/liqstreamv1 proto/liqstreamv1 >/dev/null; then echo "proto/liqstreamv1 is stale: run make proto and commit"; diff -r $$tmp/liqstreamv1 proto/liqstreamv1 | head -20; exit 1; fi; \
 	echo "generated proto code is up to date"
+
+.PHONY: readme-check
+readme-check: ## Run the README's quickstart blocks in order.
+	@bash scripts/readme-quickstart.sh
 
 .PHONY: chaos-ci
 chaos-ci: servers ## Aggregator chaos test at CI size (20 SIGKILLs, ClickHouse restarted once); runs alone, it restarts ClickHouse.

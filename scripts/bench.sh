@@ -39,10 +39,29 @@ aggregator_bench() {
   esac
 }
 
+# ingest_bench ARGS... builds ingest's backfill harness (services/ingest/bench) and
+# the kfakebroker program it runs as the broker process; the harness prints its own
+# result lines in the format of report. A missed target sets fail; a broken harness exits.
+ingest_bench() {
+  local bin rc=0
+  bin=$(mktemp -d)
+  (cd services/aggregator && go build -o "$bin/" ./bench/cmd/kfakebroker)
+  (cd services/ingest && go build -o "$bin/" ./bench/cmd/bench)
+  "$bin/bench" --kfakebroker "$bin/kfakebroker" ${LIQSTREAM_INGEST_BENCH_ARGS:-} "$@" || rc=$?
+  rm -rf "$bin"
+  case $rc in
+    0) ;;
+    1) fail=1 ;;
+    *) echo "ingest benchmark harness failed (exit $rc)" >&2; exit "$rc" ;;
+  esac
+}
+
 if ((smoke)); then
   echo "== benchmark smoke (harnesses only, no targets)"
   (cd services/ingest && go test -run '^$' -bench . -benchtime 200x ./decode/ >/dev/null)
   (cd services/ingest && go test -count=1 -run 'TestRPCRequestsPer100kBlocks' ./ingest/ >/dev/null)
+  (cd services/ingest && go test -run '^$' -bench 'BenchmarkParseLogs' -benchtime 20x ./rpc/ >/dev/null)
+  ingest_bench --smoke
   aggregator_bench --smoke
   echo "bench-smoke ok"
   exit 0
@@ -71,6 +90,17 @@ for faulty in false true; do
     printf '%-44s %s\n' "  with faults (reported beside it)" "${data} / ${minimum} = ${ratio}x"
   fi
 done
+
+echo "== ingest: eth_getLogs parsing, chainsim Polygon logs, per log (-cpu 1 -count 5, median)"
+out=$(cd services/ingest && go test -run '^$' -bench 'BenchmarkParseLogs' -cpu 1 -count 5 ./rpc/)
+us=$(awk -v n="$(median $(bench_field "$out" BenchmarkParseLogs ns/log))" 'BEGIN{printf "%.2f", n/1000}')
+std=$(awk -v n="$(median $(bench_field "$out" BenchmarkParseLogsStdlib ns/log))" 'BEGIN{printf "%.2f", n/1000}')
+pass=FAIL; awk -v u="$us" 'BEGIN{exit !(u<=3)}' && pass=PASS
+report "parse eth_getLogs (rpc.ParseLogs)" "<= 3 us/log" "${us} us/log" "$pass"
+printf '%-44s %s\n' "  encoding/json into types.Log (reference)" "${std} us/log"
+
+echo "== ingest: backfill of Polygon from chainsim into a kfake process (median of 5), and at 50 ms RPC latency"
+ingest_bench
 
 echo "== aggregator: throughput (2M events, kfake process, median of 5), latency (follow mode), memory (1M vs 3M backlog)"
 # A 10M backlog does not fit a reasonable run on this 2-core box (the broker alone

@@ -354,13 +354,25 @@ func verify(ctx context.Context, t *testing.T, conn driver.Conn, lp loadPlan, fr
 	t.Helper()
 	latest := synth.Latest(lp.events)
 
-	var final uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM liquidations FINAL").Scan(&final); err != nil {
+	// FINAL keeps one row per (chain, day, event): one per distinct event,
+	// plus a RETRACTED tombstone on every other day a moved event visited.
+	// No event may be confirmed on two days.
+	var distinct, twice, tombstoned uint64
+	if err := conn.QueryRow(ctx, `SELECT uniqExact(event_id), countIf(confirmed > 1), countIf(keys > 1) FROM (
+		SELECT event_id, countIf(status = 'CONFIRMED') AS confirmed, count() AS keys
+		FROM liquidations FINAL GROUP BY event_id)`).Scan(&distinct, &twice, &tombstoned); err != nil {
 		t.Fatal(err)
 	}
-	if final != uint64(lp.distinct) {
-		t.Errorf("liquidations FINAL holds %d rows, want one per distinct event: %d", final, lp.distinct)
+	if distinct != uint64(lp.distinct) {
+		t.Errorf("liquidations FINAL holds %d distinct events, want %d", distinct, lp.distinct)
 	}
+	if twice > 0 {
+		t.Errorf("liquidations FINAL: %d events are confirmed on more than one day", twice)
+	}
+	if want := uint64(lp.counts["revisions crossing midnight"]); want > 0 && tombstoned == 0 {
+		t.Errorf("liquidations FINAL: no event on several days, but the load moved %d revisions across midnight", want)
+	}
+	t.Logf("liquidations FINAL: %d distinct events, %d of them tombstoned on another day", distinct, tombstoned)
 
 	for _, r := range []struct {
 		name, table, bucket string

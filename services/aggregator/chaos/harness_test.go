@@ -284,7 +284,8 @@ func schemaHeaders(schema string) []kgo.RecordHeader {
 
 // plan generates n distinct events over [from, from+span) and their
 // follow-ups, seeded: revisions moving the USD values (some also moving the
-// event to another hour of its day), retractions, re-confirmations after a
+// event to another hour of its day, some across midnight UTC to another day
+// or month and back), retractions, re-confirmations after a
 // retraction, exact duplicates (some re-keyed onto another partition, some
 // arriving after a newer revision) and a few poison records.
 func plan(t *testing.T, seed int64, n int, from time.Time, span time.Duration, topic string) loadPlan {
@@ -305,17 +306,53 @@ func plan(t *testing.T, seed int64, n int, from time.Time, span time.Duration, t
 		lp.events = append(lp.events, ev)
 	}
 	later := func(at float64) float64 { return at + rng.Float64()*(1-at) }
+	// Midnights strictly inside the span: a revision moved across one stays
+	// inside the checked range. The first of the month is the
+	// cross-partition case.
+	var midnights []time.Time
+	for d := synth.Day(from).Add(24 * time.Hour); d.Before(from.Add(span)); d = d.Add(24 * time.Hour) {
+		midnights = append(midnights, d)
+	}
+	near := func(midnight time.Time, after bool) *timestamppb.Timestamp {
+		off := time.Duration(1+rng.Intn(300)) * time.Second
+		if !after {
+			off = -off
+		}
+		return timestamppb.New(midnight.Add(off))
+	}
 	base := g.Events(n, from, span)
 	lp.distinct = len(base)
 	for _, ev := range base {
 		at := rng.Float64() * 0.9
+		// A reorg re-including the transaction just across midnight UTC:
+		// the first revision sits minutes before (or after) a midnight and
+		// every later one on either side of it.
+		var midnight time.Time
+		crossing := len(midnights) > 0 && rng.Intn(100) < 6
+		if crossing {
+			midnight = midnights[rng.Intn(len(midnights))]
+			ev.BlockTime = near(midnight, rng.Intn(2) == 0)
+		}
 		emit(ev, at, nil)
 		versions := []*liqstreamv1.LiquidationEvent{ev}
 		cur := ev
-		if rng.Intn(100) < 25 {
+		if crossing || rng.Intn(100) < 25 {
 			for k := 1 + rng.Intn(3); k > 0; k-- {
 				next := g.Revise(cur)
-				if rng.Intn(3) == 0 { // re-included in another hour of the same day
+				switch {
+				case crossing:
+					after := !cur.GetBlockTime().AsTime().Before(midnight)
+					if len(versions) == 1 || rng.Intn(2) == 0 { // the first revision always crosses
+						after = !after
+					}
+					next.BlockTime = near(midnight, after)
+					if synth.Day(next.GetBlockTime().AsTime()) != synth.Day(cur.GetBlockTime().AsTime()) {
+						lp.counts["revisions crossing midnight"]++
+						if midnight.Day() == 1 {
+							lp.counts["revisions crossing a month"]++
+						}
+					}
+				case rng.Intn(3) == 0: // re-included in another hour of the same day
 					day := synth.Day(next.GetBlockTime().AsTime())
 					next.BlockTime = timestamppb.New(day.Add(time.Duration(rng.Int63n(int64(24 * time.Hour)))).Truncate(time.Second))
 					lp.counts["revisions moving the hour"]++

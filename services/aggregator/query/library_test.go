@@ -300,6 +300,30 @@ func TestQueryLibrary(t *testing.T) {
 		}
 	})
 
+	t.Run("DailyWavesNeedAFullBaseline", func(t *testing.T) {
+		// The data begins on Jan 1: the days before were not ingested, so
+		// no day whose 14-day baseline reaches before Jan 1 is a wave, even
+		// though its figures exceed the zeros before the data.
+		rep, err := query.DailyWaves(ctx, f.conn, day(1, 1), day(1, 20), query.DefaultWaveConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range rep.Days {
+			full := !d.Day.Before(day(1, 15))
+			if wantDays := min(14, int(d.Day.Sub(day(1, 1))/(24*time.Hour))); d.BaselineDays != wantDays {
+				t.Errorf("%s: baseline days %d, want %d", d.Day.Format(time.DateOnly), d.BaselineDays, wantDays)
+			}
+			if !full && d.Wave {
+				t.Errorf("%s flagged as a wave without a full baseline", d.Day.Format(time.DateOnly))
+			}
+		}
+		for _, w := range rep.Waves {
+			if w.From.Before(day(1, 15)) {
+				t.Errorf("wave %v starts before a full baseline exists", w.Window)
+			}
+		}
+	})
+
 	t.Run("TopLiquidators", func(t *testing.T) {
 		type acc struct {
 			coll, debt *big.Int

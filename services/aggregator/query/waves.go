@@ -72,6 +72,10 @@ type WaveDay struct {
 	// TrailingDays days before Day (days without events count as zero; the
 	// median of an even count is the mean of the middle two).
 	MedianEvents, MedianCollateralUSD *big.Rat
+	// BaselineDays is how many of the TrailingDays days before Day lie on or
+	// after the first day with data; a day with fewer is not judged (no wave),
+	// since days before the data began were not ingested, not quiet.
+	BaselineDays int
 	// EventsWave and CollateralWave say whether the figure exceeds K times
 	// its median (strictly); Wave applies the rule.
 	EventsWave, CollateralWave, Wave bool
@@ -102,7 +106,9 @@ type WaveReport struct {
 // chains, and computes the trailing medians in Go with exact arithmetic
 // (ClickHouse 18.16 has no window functions and its lambdas cannot read
 // columns). When a baseline median is 0, any day with a positive figure
-// exceeds it.
+// exceeds it. Days before the first day with data in the series are not
+// ingested history: a day whose trailing window reaches before that first
+// day is not judged (BaselineDays < TrailingDays, Wave false).
 func DailyWaves(ctx context.Context, conn driver.Conn, from, to time.Time, cfg WaveConfig) (WaveReport, error) {
 	if err := cfg.Validate(); err != nil {
 		return WaveReport{}, err
@@ -140,6 +146,12 @@ func DailyWaves(ctx context.Context, conn driver.Conn, from, to time.Time, cfg W
 		d.coll.Add(d.coll, p.CollateralUSD)
 		d.debt.Add(d.debt, p.DebtUSD)
 	}
+	var firstData time.Time
+	for d := range byDay {
+		if firstData.IsZero() || d.Before(firstData) {
+			firstData = d
+		}
+	}
 	get := func(day time.Time) dayTotals {
 		if d := byDay[day]; d != nil {
 			return *d
@@ -150,18 +162,22 @@ func DailyWaves(ctx context.Context, conn driver.Conn, from, to time.Time, cfg W
 	var rep WaveReport
 	for day := utcDay(from); day.Before(to); day = day.AddDate(0, 0, 1) {
 		cur := get(day)
+		var wd0 WaveDay
 		var evs, colls []*big.Int
 		for i := 1; i <= cfg.TrailingDays; i++ {
 			prev := day.AddDate(0, 0, -i)
 			if prev.Before(start) {
 				break
 			}
+			if !firstData.IsZero() && !prev.Before(firstData) {
+				wd0.BaselineDays++
+			}
 			p := get(prev)
 			evs = append(evs, new(big.Int).SetUint64(p.events))
 			colls = append(colls, p.coll)
 		}
 		wd := WaveDay{Day: day, Events: cur.events, CollateralUSD: cur.coll, DebtUSD: cur.debt,
-			MedianEvents: median(evs), MedianCollateralUSD: median(colls)}
+			MedianEvents: median(evs), MedianCollateralUSD: median(colls), BaselineDays: wd0.BaselineDays}
 		wd.EventsWave = exceeds(new(big.Int).SetUint64(cur.events), k, wd.MedianEvents)
 		wd.CollateralWave = exceeds(cur.coll, k, wd.MedianCollateralUSD)
 		switch cfg.Rule {
@@ -173,6 +189,9 @@ func DailyWaves(ctx context.Context, conn driver.Conn, from, to time.Time, cfg W
 			wd.Wave = wd.EventsWave && wd.CollateralWave
 		default:
 			wd.Wave = wd.EventsWave || wd.CollateralWave
+		}
+		if wd.BaselineDays < cfg.TrailingDays {
+			wd.Wave = false
 		}
 		rep.Days = append(rep.Days, wd)
 	}

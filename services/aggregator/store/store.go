@@ -175,7 +175,8 @@ type Unsettled struct {
 	rows    int
 }
 
-// Rows returns how many rows were inserted into u since it was last settled.
+// Rows returns how many rows (tombstones included) were inserted into u since
+// it was last settled.
 func (u *Unsettled) Rows() int { return u.rows }
 
 // Buckets returns how many (chain, day) buckets await recomputation.
@@ -197,7 +198,9 @@ func (u *Unsettled) add(rows []Row) {
 }
 
 // Insert writes rows to the raw table (one INSERT, retried while transient)
-// and adds the buckets they touch to u. The rollups do not reflect the rows
+// with the tombstones that keep events moved to another UTC day by a later
+// revision counted once (see tombstones), and adds the buckets they touch to
+// u. The rollups do not reflect the rows
 // until Settle(u) returns nil, so nothing may be acknowledged before that.
 // An empty rows does nothing.
 func (s *Store) Insert(ctx context.Context, rows []Row, u *Unsettled) error {
@@ -205,13 +208,25 @@ func (s *Store) Insert(ctx context.Context, rows []Row, u *Unsettled) error {
 		return nil
 	}
 	ingestedAt := time.Now().UTC().Truncate(time.Second)
-	if err := s.retry(ctx, "insert raw rows", len(rows), func(ctx context.Context) error {
-		return s.insertRaw(ctx, rows, ingestedAt)
+	var tombs []Row
+	if err := s.retry(ctx, "look up earlier revisions on other days", len(rows), func(ctx context.Context) error {
+		var err error
+		tombs, err = s.tombstones(ctx, rows)
+		return err
+	}); err != nil {
+		return err
+	}
+	all := rows
+	if len(tombs) > 0 {
+		all = append(append(make([]Row, 0, len(rows)+len(tombs)), rows...), tombs...)
+	}
+	if err := s.retry(ctx, "insert raw rows", len(all), func(ctx context.Context) error {
+		return s.insertRaw(ctx, all, ingestedAt)
 	}); err != nil {
 		return err
 	}
 	s.stored.Add(ctx, int64(len(rows)))
-	u.add(rows)
+	u.add(all)
 	return nil
 }
 

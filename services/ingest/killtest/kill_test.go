@@ -37,7 +37,7 @@ const (
 	slug    = "polygon"
 	// rpcLatency slows every RPC request so that a backfill spans many
 	// transactions and several seconds.
-	rpcLatency = 5 * time.Millisecond
+	rpcLatency = 2 * time.Millisecond
 )
 
 func kills(t *testing.T) int {
@@ -179,8 +179,13 @@ func TestSIGKILLExactlyOnce(t *testing.T) {
 	bin := buildIngest(t)
 	buildTime := time.Since(began)
 
+	// Each backfill incarnation ingests about half a day of Polygon blocks
+	// before its kill, so the window grows with the kills: the backfill
+	// must outlast them. The last 3 days are left for follow.
+	backfillKills, followKills := nKills/2, nKills-nKills/2
+	days := max(14, backfillKills+4)
 	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s, err := sim.New(sim.Config{Seed: seed, Scale: 0.5, From: from, To: from.AddDate(0, 0, 14), Chains: []uint64{chainID}})
+	s, err := sim.New(sim.Config{Seed: seed, Scale: 0.5, From: from, To: from.AddDate(0, 0, days), Chains: []uint64{chainID}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +205,7 @@ rpc_url: %s/%s
 from: "2026-01-01"
 follow: true
 poll_interval: 100ms
-log_range: 1000
+log_range: 500
 concurrency: 2
 progress_interval: 1s
 kafka:
@@ -213,13 +218,13 @@ kafka:
 		t.Fatal(err)
 	}
 
-	// Phase 1, backfill: the head is held at day 11, so the process
-	// backfills ~475k blocks (1,000 per eth_getLogs, 2,000 per transaction); each incarnation is killed a random time
-	// after it starts (some during startup, most mid-backfill).
-	midHead := s.BlockAt(chainID, from.AddDate(0, 0, 11))
+	// Phase 1, backfill: the head is held 3 days before the end of the
+	// window (day 11 with 20 kills: ~475k blocks, 500 per eth_getLogs,
+	// 1,000 per transaction); each incarnation is killed a random time after
+	// it starts (some during startup, most mid-backfill).
+	midHead := s.BlockAt(chainID, from.AddDate(0, 0, days-3))
 	s.SetHead(chainID, midHead)
 	midSafe := s.Finalized(chainID)
-	backfillKills, followKills := nKills/2, nKills-nKills/2
 	var procs []*proc
 	var killedAt []string // phase and delay of each kill, for the report
 	for range backfillKills {
@@ -292,6 +297,11 @@ kafka:
 
 	// Where each kill landed: the next incarnation logs the checkpoint it
 	// resumed from, which is the committed state at the kill.
+	if os.Getenv("LIQSTREAM_TEST_VERBOSE") != "" {
+		for i, p := range procs {
+			t.Logf("incarnation %d:\n%s", i+1, p.log())
+		}
+	}
 	// A kill before an incarnation logged its resume point leaves -1;
 	// committed checkpoints never go back.
 	midBackfill := 0
@@ -352,10 +362,11 @@ kafka:
 		t.Fatalf("checkpoint = %+v, %v, %v; want block %d hash %s", cp, ok, err, lastSafe, strings.ToLower(s.BlockHash(chainID, lastSafe).Hex()))
 	}
 	all := readEventIDs(t, brokers, topic, false)
+	inTxn := abortedEpochs(t, brokers, topic, kcfg.TopicPrefix+"liqstream.ingest-checkpoints.v1")
 	t.Logf("KILLTEST seed=%d kills=%d (backfill %d, of which %d before the backfill ended; follow %d) incarnations=%d "+
-		"truth=%d read_committed=%d (exactly once) read_uncommitted=%d (%d records of aborted transactions) checkpoint=%d "+
-		"build=%s total=%s",
-		seed, len(killedAt), backfillKills, midBackfill, followKills, len(procs), len(want), len(committed), len(all),
+		"kills_inside_open_transaction=%d truth=%d read_committed=%d (exactly once) read_uncommitted=%d (%d records of aborted transactions) "+
+		"checkpoint=%d build=%s total=%s",
+		seed, len(killedAt), backfillKills, midBackfill, followKills, len(procs), len(inTxn), len(want), len(committed), len(all),
 		len(all)-len(committed), cp.Block, buildTime.Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
 }
 
@@ -364,6 +375,31 @@ func head(ids []string) []string { return ids[:min(len(ids), 5)] }
 // readEventIDs reads topic from the start to its high watermark and returns
 // the event ids of its data records, read_committed or read_uncommitted.
 func readEventIDs(t *testing.T, brokers []string, topic string, committed bool) []string {
+	t.Helper()
+	ids, _ := readTopic(t, brokers, topic, committed, true)
+	return ids
+}
+
+// abortedEpochs returns the producer epochs that wrote an abort marker to
+// any of the topics. Every incarnation has its own epoch and commits all
+// but possibly its last transaction, so each epoch is one kill that landed
+// inside an open transaction.
+func abortedEpochs(t *testing.T, brokers []string, topics ...string) map[int16]bool {
+	t.Helper()
+	all := map[int16]bool{}
+	for _, topic := range topics {
+		_, epochs := readTopic(t, brokers, topic, false, false)
+		for e := range epochs {
+			all[e] = true
+		}
+	}
+	return all
+}
+
+// readTopic reads topic from the start to its high watermark; it returns the
+// event ids of the data records (when events is set) and the producer
+// epochs of the abort markers.
+func readTopic(t *testing.T, brokers []string, topic string, committed, events bool) ([]string, map[int16]bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -391,6 +427,7 @@ func readEventIDs(t *testing.T, brokers []string, topic string, committed bool) 
 		}
 	})
 	var ids []string
+	aborts := map[int16]bool{}
 	for len(want) > 0 {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
@@ -402,7 +439,13 @@ func readEventIDs(t *testing.T, brokers []string, topic string, committed bool) 
 			t.Fatalf("reading %s: %v", topic, ferr)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			if !r.Attrs.IsControl() {
+			switch {
+			case r.Attrs.IsControl():
+				// Control record key: version int16, type int16 (0 abort, 1 commit).
+				if len(r.Key) >= 4 && r.Key[2] == 0 && r.Key[3] == 0 {
+					aborts[r.ProducerEpoch] = true
+				}
+			case events:
 				var ev liqstreamv1.LiquidationEvent
 				if err := proto.Unmarshal(r.Value, &ev); err != nil {
 					t.Fatalf("%s/%d offset %d: %v", topic, r.Partition, r.Offset, err)
@@ -414,5 +457,5 @@ func readEventIDs(t *testing.T, brokers []string, topic string, committed bool) 
 			}
 		})
 	}
-	return ids
+	return ids, aborts
 }

@@ -860,8 +860,9 @@ func (c *Client) getLogs(ctx context.Context, lo, hi uint64, addresses []common.
 				}
 				return je
 			}
-			if err := json.Unmarshal(rs[0].Result, &logs); err != nil {
-				return badResponse("decoding eth_getLogs result: %v", err)
+			var err error
+			if logs, err = ParseLogs(rs[0].Result); err != nil {
+				return badResponse("decoding %v", err) // "eth_getLogs result: log i field f at byte n: …"
 			}
 			for i := range logs {
 				if n := logs[i].BlockNumber; n < lo || n > hi {

@@ -34,6 +34,7 @@ func Commands() []Command {
 		{"decode", "decode eth_getLogs log objects from stdin into contract JSON lines (offline)", Decode},
 		{"demo", "run the whole pipeline over simulated Jan–Feb 2026 and compare with ground truth", Demo},
 		{"migrate", "apply the ClickHouse schema migrations (idempotent)", Migrate},
+		{"report", "print the liquidation report of a window (per chain, bad debt, waves, assets, liquidators)", Report},
 		{"tail", "print events from the liquidations topic as JSON lines", Tail},
 		{"verify", "re-count a block range's liquidations over RPC and diff them against ClickHouse", Verify},
 		{"version", "print the version", func(_ context.Context, env Env, _ []string) int {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/liqstream/liqstream/services/lib/usd"
+	"github.com/liqstream/liqstream/services/liqstream/report"
 )
 
 // Figures are the cycle figures of one chain over a window or a day.
@@ -149,26 +150,11 @@ func add(dst *Figures, f Figures) {
 	dst.Borrowers += f.Borrowers
 }
 
-// money formats 1e-8 USD as dollars and cents with thousands separators; the
-// exact value is compared, the table shows cents.
+// money formats 1e-8 USD as dollars and cents, rounded like every report;
+// the exact values are what is compared.
 func money(v *big.Int) string {
 	if v == nil {
 		return "-"
 	}
-	s := usd.Format(v)
-	whole, frac, _ := strings.Cut(s, ".")
-	neg := strings.HasPrefix(whole, "-")
-	whole = strings.TrimPrefix(whole, "-")
-	var b strings.Builder
-	for i, c := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	out := "$" + b.String() + "." + frac[:2]
-	if neg {
-		out = "-" + out
-	}
-	return out
+	return report.Money(v)
 }

@@ -21,9 +21,12 @@
 //     block at the row's block number has another hash, the event was
 //     reorged out and its retraction was not applied; otherwise it was never
 //     on chain.
-//   - duplicate: after FINAL, one event_id still has more than one row (its
-//     revisions were stored under different block dates, so
-//     ReplacingMergeTree never collapses them); or two or more raw rows share
+//   - duplicate: after FINAL, one event_id has a CONFIRMED row besides its
+//     winning row (the highest revision, CONFIRMED first) on another block
+//     date, so it is counted on two days (revisions stored under different
+//     block dates never collapse, and no tombstone retracted the older day).
+//     RETRACTED rows on other dates are the store's tombstones and are not
+//     duplicates (schemas/README.md, "One row per event"); or two or more raw rows share
 //     an event_id and its highest revision but differ in content, so which
 //     one FINAL returns is arbitrary. Replays of identical rows are not
 //     duplicates: they collapse.

@@ -342,12 +342,33 @@ func TestVerify(t *testing.T) {
 				write(t, st, ev)
 			},
 			want: []want{{verify.KindDuplicate, idOf(mid), "different contents"}}, maybe: verify.KindStale},
-		{name: "revision stored under another day",
+		{name: "revision stored under another day is tombstoned by the store",
 			inject: func(t *testing.T, _ driver.Conn, st *store.Store) {
 				ev := eventOf(f, first)
 				ev.Revision = 2
 				ev.BlockTime = timestamppb.New(first.BlockTime.Add(24 * time.Hour))
 				write(t, st, ev)
+			},
+			want: []want{{verify.KindStale, idOf(first), "block_time"}}},
+		{name: "revision under another day without a tombstone",
+			inject: func(t *testing.T, conn driver.Conn, st *store.Store) {
+				// What a store without tombstones wrote: a CONFIRMED higher
+				// revision on the next day, the first day's row left as it is.
+				exec(t, conn, `INSERT INTO liquidations (chain_id, chain, protocol, market, pool, block_time, block_number, block_hash,
+					tx_hash, tx_index, log_index, borrower, liquidator, collateral_token, debt_token, collateral_amount_raw,
+					debt_amount_raw, receive_a_token, collateral_usd, debt_usd, event_id, revision, status)
+					SELECT chain_id, chain, protocol, market, pool, block_time + 86400, block_number, block_hash,
+					tx_hash, tx_index, log_index, borrower, liquidator, collateral_token, debt_token, collateral_amount_raw,
+					debt_amount_raw, receive_a_token, collateral_usd, debt_usd, event_id, revision + 1, status
+					FROM liquidations FINAL WHERE chain_id = @c AND block_date = toDate(@d) AND event_id = @id`,
+					clickhouse.Named("c", uint64(chainID)), clickhouse.Named("d", first.BlockTime.Format(time.DateOnly)),
+					clickhouse.Named("id", idOf(first)))
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				wf, wt := window()
+				if err := st.Recompute(ctx, map[uint64]string{chainID: slug}, wf, wt.Add(24*time.Hour)); err != nil {
+					t.Fatal(err)
+				}
 			},
 			want: []want{{verify.KindDuplicate, idOf(first), "rows after FINAL"}, {verify.KindStale, idOf(first), "block_time"}}},
 		{name: "daily rollup tampered",
