@@ -33,7 +33,7 @@ demo: ## Run the whole pipeline over simulated Jan–Feb 2026 and print the cycl
 .PHONY: test
 test: servers lint proto-check ## Unit and integration tests against the real ClickHouse and Kafka (started here).
 	@set -e; for m in $(MODULES); do echo "== go test $$m"; (cd $$m && go test $(GOTEST_FLAGS) -skip '^TestChaos' ./...); done
-	@$(MAKE) --no-print-directory gowork-off bench-smoke chdb-check readme-check chaos-ci
+	@$(MAKE) --no-print-directory gowork-off bench-smoke chdb-check python-consumer-test readme-check chaos-ci
 
 .PHONY: servers
 servers: ## Install (if missing) and start ClickHouse and Kafka on loopback.
@@ -50,7 +50,8 @@ stop: ## Stop the servers started by `make servers`.
 build: ## Build every binary into bin/.
 	@mkdir -p bin
 	@set -e; for s in $(SERVICES); do (cd services/$$s && go build -ldflags "$(LDFLAGS)" -o ../../bin/$$s ./cmd/$$s); done
-	@echo "built: $(addprefix bin/,$(SERVICES))"
+	@cd services/liqstream && go build -ldflags "$(LDFLAGS)" -o ../../bin/liqstream-alerter ./examples/alerter/cmd/liqstream-alerter
+	@echo "built: $(addprefix bin/,$(SERVICES)) bin/liqstream-alerter"
 
 .PHONY: build-liqstream
 build-liqstream:
@@ -86,6 +87,10 @@ proto-check: $(TOOLS)/protoc-gen-go ## Fail when the committed generated code is
 	PATH=$(TOOLS):$$PATH protoc -I proto --go_out=$$tmp --go_opt=module=github.com/liqstream/liqstream/proto proto/liqstream/v1/*.proto; \
 	if ! diff -r $$tmp/liqstreamv1 proto/liqstreamv1 >/dev/null; then echo "proto/liqstreamv1 is stale: run make proto and commit"; diff -r $$tmp/liqstreamv1 proto/liqstreamv1 | head -20; exit 1; fi; \
 	echo "generated proto code is up to date"
+
+.PHONY: python-consumer-test
+python-consumer-test: servers ## Python example consumer: pinned venv, generated-code drift check, pytest on the real Kafka.
+	@bash scripts/python-consumer-test.sh
 
 .PHONY: readme-check
 readme-check: ## Run the README's quickstart blocks in order.

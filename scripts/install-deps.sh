@@ -14,6 +14,7 @@ declare -A WANT=(
   [openjdk-17-jdk-headless]=java
   [maven]=mvn
   [procps]=ps
+  [python3-venv]=-
 )
 
 installed() {
@@ -23,7 +24,7 @@ installed() {
 }
 
 missing=()
-for pkg in clickhouse-server clickhouse-client protobuf-compiler prometheus openjdk-17-jdk-headless maven procps; do
+for pkg in clickhouse-server clickhouse-client protobuf-compiler prometheus openjdk-17-jdk-headless maven procps python3-venv; do
   installed "$pkg" || missing+=("$pkg")
 done
 

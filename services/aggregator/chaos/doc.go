@@ -7,7 +7,8 @@
 // aggregate, computed in Go with exact integers, of the distinct events at
 // their highest revision, retracted ones excluded — whatever happened on the
 // way: duplicate records on the topic, older revisions arriving after newer
-// ones, retractions, several aggregator processes in one consumer group
+// ones, revisions moving an event across midnight UTC (to another day or
+// month and back), retractions, several aggregator processes in one consumer group
 // (static membership, short session timeout) SIGKILLed at random moments and
 // restarted, stopped with SIGTERM and a short grace period, paused with
 // SIGSTOP beyond the session timeout (zombies), rebalances, and (opt-in)

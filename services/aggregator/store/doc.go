@@ -14,6 +14,12 @@
 //     error nothing may be acknowledged; writing the same rows again is always
 //     safe, because raw rows collapse by (chain_id, block_date, event_id) to
 //     the highest revision and rollups are recomputed, never incremented.
+//   - An event a later revision moved to another UTC day (a reorg across
+//     midnight) is counted on one day only: for rows with a revision above
+//     1, the write looks up the event's days (±7) and inserts, with the
+//     rows, a RETRACTED tombstone at the highest revision on every other day
+//     that holds the event, and recomputes those days too (tombstone.go,
+//     schemas/README.md "One row per event").
 //   - Insert and Settle are WriteBatch's two halves, for a consumer under
 //     backlog: Insert writes one batch of raw rows and collects the buckets
 //     it touches in an Unsettled; Settle recomputes them all at once. Rows

@@ -265,4 +265,27 @@ func TestWriteBatchThroughput(t *testing.T) {
 	}
 	took := time.Since(begin)
 	t.Logf("wrote %d events in 3 batches in %s: %.0f events/s (raw insert + rollup recomputation)", len(all), took, float64(len(all))/took.Seconds())
+
+	// The tombstone lookup's cost: a raw insert of 2,000 replayed first
+	// revisions (no lookup) against 2,000 second revisions (one lookup over
+	// the events' days ±7).
+	g := synth.New(testsupport.Seed(t) + 1)
+	revised := make([]*liqstreamv1.LiquidationEvent, 2000)
+	for i := range revised {
+		revised[i] = g.Revise(evs[i])
+	}
+	for _, b := range []struct {
+		what string
+		rows []store.Row
+	}{{"first revisions (no lookup)", all[:2000]}, {"second revisions (lookup)", rows(t, revised, 50_000)}} {
+		var u store.Unsettled
+		begin := time.Now()
+		if err := s.Insert(ctx, b.rows, &u); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("raw insert of 2000 %s into %d rows: %s", b.what, len(all), time.Since(begin))
+		if err := s.Settle(ctx, &u); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

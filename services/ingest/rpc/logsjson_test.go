@@ -109,6 +109,8 @@ func TestParseLogsCases(t *testing.T) {
 		{"control char", base(",\"foo\":\"a\x01\""), false},
 		{"truncated", `[` + validLog[:len(validLog)-10], false},
 		{"missing colon", `[{"address"` + a + `}]`, false},
+		{"nesting at encoding/json's limit", base(`,"x":` + strings.Repeat("[", 9998) + strings.Repeat("]", 9998)), true},
+		{"nesting past encoding/json's limit", base(`,"x":` + strings.Repeat("[", 9999) + strings.Repeat("]", 9999)), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

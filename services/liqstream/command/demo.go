@@ -9,6 +9,7 @@ import (
 
 	"github.com/liqstream/liqstream/services/lib/secret"
 	"github.com/liqstream/liqstream/services/lib/telemetry"
+	"github.com/liqstream/liqstream/services/lib/topics"
 	"github.com/liqstream/liqstream/services/liqstream/demo"
 )
 
@@ -44,6 +45,12 @@ func Demo(ctx context.Context, env Env, args []string) int {
 	}
 	cfg.Chains = splitList(*chainList)
 	cfg.Brokers = splitList(*brokers)
+	if len(cfg.Brokers) > 0 {
+		// A real broker keeps topics and ingest checkpoints between runs: each
+		// seed and scale gets topics of its own, so a rerun finds its own
+		// checkpoints and records and never mixes in another data set.
+		cfg.TopicPrefix = fmt.Sprintf("demo-seed%d-scale%g.", cfg.Seed, cfg.Scale)
+	}
 
 	level := slog.LevelWarn
 	if *verbose {
@@ -81,6 +88,10 @@ func Demo(ctx context.Context, env Env, args []string) int {
 		return 1
 	}
 	fmt.Fprintf(env.Stdout, "\nOK: ClickHouse equals the ground truth for every chain, day and the window (%d events published).\n", res.Published)
+	if cfg.TopicPrefix != "" {
+		fmt.Fprintf(env.Stdout, "The events are on topic %s%s: liqstream tail --brokers %s --topic %s%s --from-beginning\n",
+			cfg.TopicPrefix, topics.Liquidations, strings.Join(cfg.Brokers, ","), cfg.TopicPrefix, topics.Liquidations)
+	}
 	return 0
 }
 

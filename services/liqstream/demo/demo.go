@@ -14,7 +14,9 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/liqstream/liqstream/services/aggregator/aggregator"
@@ -221,12 +223,31 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, meter metric.Meter, 
 		}
 	}
 
-	// Every event is published; wait until ClickHouse has stored as many.
+	// Every event is published; wait until the aggregator has committed the
+	// whole topic (a rerun on a real broker publishes nothing new but the
+	// topic holds every record) and ClickHouse has stored what was published.
 	want := published()
-	for agg.Stats().RowsWritten < want {
+	adm, err := newAdmin(brokers)
+	if err != nil {
+		return nil, err
+	}
+	defer adm.Close()
+	lastConsumed, idleSince := agg.Stats().RecordsConsumed, time.Now()
+	for {
+		st := agg.Stats()
+		if st.RecordsConsumed != lastConsumed {
+			lastConsumed, idleSince = st.RecordsConsumed, time.Now()
+		}
+		caught, err := caughtUp(ctx, adm, acfg.Kafka.Topic, acfg.Kafka.Group)
+		if err != nil {
+			return nil, err
+		}
+		if caught && st.RowsWritten >= want && time.Since(idleSince) >= 2*time.Second {
+			break
+		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("aggregator stored %d of %d events before the timeout: %w", agg.Stats().RowsWritten, want, ctx.Err())
+			return nil, fmt.Errorf("aggregator stored %d of %d events and had not committed the whole topic before the timeout: %w", agg.Stats().RowsWritten, want, ctx.Err())
 		case err := <-aggDone:
 			return nil, fmt.Errorf("aggregator stopped early: %w", err)
 		case <-poll.C:
@@ -247,6 +268,41 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, meter metric.Meter, 
 	res.Published = want
 	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+func newAdmin(brokers []string) (*kadm.Client, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return nil, fmt.Errorf("creating Kafka admin client for %v: %w", brokers, err)
+	}
+	return kadm.NewClient(cl), nil
+}
+
+// caughtUp reports whether group has committed every partition of topic up
+// to its end offset. Ingest publishes in transactions, so a partition ends
+// with a commit marker that no consumer returns or commits past: a committed
+// offset one below the end is caught up; the caller also requires the
+// aggregator to have gone idle, which covers a partition that ends in data.
+func caughtUp(ctx context.Context, adm *kadm.Client, topic, group string) (bool, error) {
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return false, fmt.Errorf("listing end offsets of %s: %w", topic, err)
+	}
+	committed, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		return false, fmt.Errorf("fetching offsets of group %s: %w", group, err)
+	}
+	caught := true
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset <= 0 {
+			return
+		}
+		c, ok := committed.Lookup(topic, o.Partition)
+		if !ok || c.At < o.Offset-1 {
+			caught = false
+		}
+	})
+	return caught, nil
 }
 
 // allTopicsReady reports whether every ingest got past topic creation.

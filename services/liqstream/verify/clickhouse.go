@@ -18,10 +18,13 @@ SELECT event_id, block_date, revision, toString(status), block_number, block_has
 FROM liquidations FINAL
 WHERE chain_id = @chain_id AND block_date >= toDate(@d0) AND block_date <= toDate(@d1)`
 
-// Raw rows (no FINAL) sharing an event_id and a revision with different
-// contents. Nullable columns go through ifNull: cityHash64 of a NULL is NULL.
+// Raw rows (no FINAL) sharing a sort key (block_date, event_id) and a
+// revision with different contents: FINAL returns an arbitrary one of them.
+// Rows of one event on different block dates never compete in FINAL (the
+// store's tombstones share the winner's revision on other dates). Nullable
+// columns go through ifNull: cityHash64 of a NULL is NULL.
 const sqlConflicts = `
-SELECT event_id, revision, count() AS n,
+SELECT event_id, block_date, revision, count() AS n,
        uniqExact(cityHash64(block_number, block_hash, tx_hash, tx_index, log_index, pool, borrower, liquidator,
            collateral_token, debt_token, collateral_amount_raw, debt_amount_raw, receive_a_token, toString(status),
            toString(collateral_usd), toString(debt_usd), ifNull(toString(collateral_price_usd), 'NULL'),
@@ -29,7 +32,7 @@ SELECT event_id, revision, count() AS n,
 FROM liquidations
 WHERE chain_id = @chain_id AND block_date >= toDate(@d0) AND block_date <= toDate(@d1)
   AND block_number >= @from AND block_number < @to
-GROUP BY event_id, revision
+GROUP BY event_id, block_date, revision
 HAVING variants > 1`
 
 // The raw aggregate of each bucket, computed as schemas/queries/rollup_*.sql
@@ -115,14 +118,14 @@ func (c chReader) rows(ctx context.Context, d0, d1 time.Time) ([]row, error) {
 	return out, err
 }
 
-// conflicts returns raw rows of blocks [from, to) sharing an event_id and a
-// revision with different contents.
+// conflicts returns raw rows of blocks [from, to) sharing an event_id, a
+// block date and a revision with different contents.
 func (c chReader) conflicts(ctx context.Context, d0, d1 time.Time, from, to uint64) ([]conflict, error) {
 	args := append(c.dates(d0, d1), clickhouse.Named("from", from), clickhouse.Named("to", to))
 	var out []conflict
 	err := c.query(ctx, "conflicting raw rows", sqlConflicts, args, func(rs driver.Rows) error {
 		var k conflict
-		if err := rs.Scan(&k.eventID, &k.revision, &k.rows, &k.variants); err != nil {
+		if err := rs.Scan(&k.eventID, &k.blockDate, &k.revision, &k.rows, &k.variants); err != nil {
 			return err
 		}
 		out = append(out, k)

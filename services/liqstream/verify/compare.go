@@ -37,10 +37,11 @@ type row struct {
 	status    string
 }
 
-// conflict is a set of raw rows sharing an event_id and a revision whose
-// contents differ.
+// conflict is a set of raw rows sharing an event_id, a block date and a
+// revision whose contents differ.
 type conflict struct {
 	eventID        string
+	blockDate      time.Time
 	revision       uint64
 	rows, variants uint64
 }
@@ -131,8 +132,8 @@ func compareEvents(chainEvents []Event, rows []row, conflicts []conflict, from, 
 	}
 	for _, c := range conflicts {
 		b, ok := best[c.eventID]
-		if !ok || b.revision != c.revision {
-			continue // a superseded revision: invisible after FINAL
+		if !ok || b.revision != c.revision || !b.blockDate.Equal(c.blockDate) {
+			continue // a superseded revision or another date's tombstones: not the row readers see
 		}
 		res.diffs = append(res.diffs, Difference{Kind: KindDuplicate, EventID: c.eventID, Block: b.BlockNumber,
 			Detail: fmt.Sprintf("%d raw rows share the highest revision %d but hold %d different contents; FINAL returns an arbitrary one",

@@ -54,8 +54,11 @@ func TestCompareEvents(t *testing.T) {
 			map[Kind]int{}, 0, 0},
 		{"retracted winner still counted on another day", []Event{}, []row{rw(a, 1, "CONFIRMED"), rw(nextDay, 2, "RETRACTED")}, nil,
 			map[Kind]int{KindDuplicate: 1}, 0, 0},
-		{"conflict at highest revision", []Event{a}, []row{rw(a, 3, "CONFIRMED")}, []conflict{{eventID: a.EventID, revision: 3, rows: 2, variants: 2}},
+		{"conflict at highest revision", []Event{a}, []row{rw(a, 3, "CONFIRMED")}, []conflict{{eventID: a.EventID, blockDate: rw(a, 3, "").blockDate, revision: 3, rows: 2, variants: 2}},
 			map[Kind]int{KindDuplicate: 1}, 0, 1},
+		{"conflict on a tombstone's date", []Event{nextDay}, []row{rw(a, 3, "RETRACTED"), rw(nextDay, 3, "CONFIRMED")},
+			[]conflict{{eventID: a.EventID, blockDate: rw(a, 3, "").blockDate, revision: 3, rows: 2, variants: 2}},
+			map[Kind]int{}, 0, 1},
 		{"conflict at superseded revision", []Event{a}, []row{rw(a, 3, "CONFIRMED")}, []conflict{{eventID: a.EventID, revision: 1, rows: 2, variants: 2}},
 			map[Kind]int{}, 0, 1},
 	}

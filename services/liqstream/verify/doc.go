@@ -26,10 +26,10 @@
 //     date, so it is counted on two days (revisions stored under different
 //     block dates never collapse, and no tombstone retracted the older day).
 //     RETRACTED rows on other dates are the store's tombstones and are not
-//     duplicates (schemas/README.md, "One row per event"); or two or more raw rows share
-//     an event_id and its highest revision but differ in content, so which
-//     one FINAL returns is arbitrary. Replays of identical rows are not
-//     duplicates: they collapse.
+//     duplicates (schemas/README.md, "One row per event"). Or two or more
+//     raw rows share the winning row's event_id, block date and revision but
+//     differ in content, so which one FINAL returns is arbitrary. Replays of
+//     identical rows are not duplicates: they collapse.
 //   - stale_revision: the highest revision is CONFIRMED but differs from the
 //     chain in a field read from the chain: block number, hash or time, tx
 //     index, pool, borrower, liquidator, collateral or debt token, raw
