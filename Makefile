@@ -104,6 +104,10 @@ chaos-ci: servers ## Aggregator chaos test at CI size (20 SIGKILLs, ClickHouse r
 chaos: servers ## Long chaos run: 100 SIGKILLs over a 150 s load, ClickHouse restarted once.
 	@bash scripts/chaos.sh
 
+.PHONY: chaos-ingest
+chaos-ingest: servers ## SIGKILL ingest 100 times during backfill and follow; read_committed must see every event exactly once.
+	@bash scripts/chaos-ingest.sh
+
 .PHONY: chdb-check
 chdb-check: ## Run every migration and query of schemas/ on chdb (in-process current ClickHouse LTS).
 	@bash scripts/chdb-check.sh

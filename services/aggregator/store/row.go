@@ -56,6 +56,9 @@ type Row struct {
 	collateralRaw, debtRaw, feeRaw  string
 	collateralSource, debtSource    string
 	collateralPriceBlock, debtBlock uint64
+	// tombstone marks a row the store derived (see tombstones), not a
+	// consumed record.
+	tombstone bool
 }
 
 // Event returns the event the row was built from.

@@ -28,7 +28,7 @@ collateral_price_usd, collateral_price_source, collateral_price_block,
 debt_price_usd, debt_price_source, debt_price_block,
 collateral_usd, debt_usd, bonus_usd, protocol_fee_amount_raw, protocol_fee_usd,
 event_id, revision, status, method_version, log_topics, log_data, observed_at,
-kafka_topic, kafka_partition, kafka_offset, ingested_at`
+kafka_topic, kafka_partition, kafka_offset, ingested_at, tombstone`
 
 // WriteError says which step of a write failed after how many attempts.
 type WriteError struct {
@@ -287,7 +287,7 @@ func newRawColumns(rows []Row, ingestedAt time.Time) []any {
 		blockTime, observedAt, ingested                                = times(), times(), times()
 		txIndex, logIndex, collDecimals, debtDecimals                  = u32s(), u32s(), u32s(), u32s()
 		collAmount, debtAmount                                         = make([]float64, n), make([]float64, n)
-		receive                                                        = make([]uint8, n)
+		receive, tombstone                                             = make([]uint8, n), make([]uint8, n)
 		collPrice, debtPrice, bonus, feeUSD                            = decs(), decs(), decs(), decs()
 		collUSD, debtUSD                                               = make([]decimal.Decimal, n), make([]decimal.Decimal, n)
 		logTopics                                                      = make([][]string, n)
@@ -316,6 +316,9 @@ func newRawColumns(rows []Row, ingestedAt time.Time) []any {
 		}
 		logData[i], observedAt[i] = ev.GetLogData(), r.observedAt
 		kafkaTopic[i], partition[i], offset[i], ingested[i] = r.at.Topic, r.at.Partition, r.at.Offset, ingestedAt
+		if r.tombstone {
+			tombstone[i] = 1
+		}
 	}
 	return []any{
 		chainID, chain, protocol, market, pool, blockTime, blockNumber, blockHash,
@@ -326,7 +329,7 @@ func newRawColumns(rows []Row, ingestedAt time.Time) []any {
 		debtPrice, debtSource, debtPriceBlock,
 		collUSD, debtUSD, bonus, feeRaw, feeUSD,
 		eventID, revision, status, methodVersion, logTopics, logData, observedAt,
-		kafkaTopic, partition, offset, ingested,
+		kafkaTopic, partition, offset, ingested, tombstone,
 	}
 }
 

@@ -24,7 +24,7 @@ const maxDayShift = 7
 // the raw rows, not FINAL: the highest revision of a key is what FINAL keeps.
 // GROUP BY is on String and Date only (ClickHouse 18.16 crashes grouping by a
 // Decimal), and the sets are IN tuples (18.16 rejects IN arrays).
-const lookupSQL = `SELECT event_id, block_date, max(revision), argMax(block_time, revision)
+const lookupSQL = `SELECT event_id, block_date, max(revision), argMax(block_time, revision), maxIf(revision, tombstone = 0)
 FROM liquidations
 WHERE chain_id = @chain_id AND block_date IN @days AND event_id IN @event_ids
 GROUP BY event_id, block_date`
@@ -34,6 +34,9 @@ type dayTop struct {
 	revision uint64
 	// blockTime is the block time of that revision's row.
 	blockTime time.Time
+	// real is the highest revision of the key's rows that are not
+	// tombstones (consumed records), 0 when it holds only tombstones.
+	real uint64
 }
 
 // tombstones returns the rows that keep an event counted on one UTC day only
@@ -45,14 +48,20 @@ type dayTop struct {
 // sit on several days, FINAL keeps one row on each. For every event of rows
 // with a revision above 1, tombstones looks up the days within maxDayShift
 // that already hold the event (one query per chain), adds the days of rows
-// itself, and takes the highest revision W over all of them. Every day whose
-// highest revision is below W gets a tombstone: a RETRACTED row at revision
-// W, with the block time of the row it overrides (so it stays in that day,
-// hour and month partition) and the other fields of the event's highest
-// revision in rows. A tombstone's revision is above every real row of its
-// day (a revision is one version of the event, so W is on one day only), so
-// FINAL keeps it whatever the insert order, and an older revision replayed
-// into that day later stays below it.
+// itself, and takes W, the highest revision of a consumed record (not a
+// tombstone) over all of them. Every day whose highest revision (tombstones
+// included) is below W gets a tombstone: a RETRACTED row marked tombstone =
+// 1 at revision W, with the block time of the row it overrides (so it stays
+// in that day, hour and month partition) and the other fields of the event's
+// highest revision in rows. A revision is one version of the event, so W's
+// record is on one day only and a tombstone never shares a day and a
+// revision with a record: its revision is above every record of its day
+// that this writer knows, FINAL keeps it whatever the insert order, and an
+// older revision replayed into that day later stays below it. A writer that
+// does not see every record yet (two processes writing one event at once)
+// writes a tombstone at a lower W that a higher record of that day beats;
+// the event's highest revision, read on its own partition after all the
+// lower ones, sees every day and completes the tombstones.
 //
 // A first revision needs no lookup: every revision of an event travels on the
 // same Kafka partition (keyed by chain and borrower) in revision order and is
@@ -133,14 +142,15 @@ func (s *Store) lookupTops(ctx context.Context, chain uint64, ids, days map[stri
 			day time.Time
 			top dayTop
 		)
-		if err := rs.Scan(&id, &day, &top.revision, &top.blockTime); err != nil {
+		if err := rs.Scan(&id, &day, &top.revision, &top.blockTime, &top.real); err != nil {
 			return nil, fmt.Errorf("reading earlier revisions of chain %d: %w", chain, err)
 		}
 		if out[id] == nil {
 			out[id] = map[int64]dayTop{}
 		}
 		d := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
-		out[id][d.Unix()] = dayTop{revision: top.revision, blockTime: top.blockTime.UTC()}
+		top.blockTime = top.blockTime.UTC()
+		out[id][d.Unix()] = top
 	}
 	if err := rs.Err(); err != nil {
 		return nil, fmt.Errorf("reading earlier revisions of chain %d: %w", chain, err)
@@ -173,17 +183,24 @@ func planTombstones(rows []*Row, existing map[string]map[int64]dayTop) []Row {
 			e.best = r
 		}
 		d := r.Day().Unix()
-		if top, ok := e.tops[d]; !ok || r.ev.GetRevision() > top.revision {
-			e.tops[d] = dayTop{revision: r.ev.GetRevision(), blockTime: r.blockTime}
+		top := e.tops[d]
+		if rev := r.ev.GetRevision(); rev > top.revision {
+			top.revision, top.blockTime = rev, r.blockTime
 		}
+		top.real = max(top.real, r.ev.GetRevision())
+		e.tops[d] = top
 	}
 	sort.Strings(order)
 	var out []Row
 	for _, id := range order {
 		e := events[id]
+		// W comes from consumed records only: a tombstone seen by a
+		// concurrent writer may carry a revision whose real row this
+		// writer does not see yet, and must not be copied onto that row's
+		// own day.
 		var w uint64
 		for _, top := range e.tops {
-			w = max(w, top.revision)
+			w = max(w, top.real)
 		}
 		days := make([]int64, 0, len(e.tops))
 		for d, top := range e.tops {
@@ -193,15 +210,15 @@ func planTombstones(rows []*Row, existing map[string]map[int64]dayTop) []Row {
 		}
 		sort.Slice(days, func(i, j int) bool { return days[i] < days[j] })
 		for _, d := range days {
-			out = append(out, e.best.tombstone(e.tops[d].blockTime, w))
+			out = append(out, e.best.tombstoneAt(e.tops[d].blockTime, w))
 		}
 	}
 	return out
 }
 
-// tombstone returns a copy of r that retracts the event at revision on the
-// day of blockTime.
-func (r *Row) tombstone(blockTime time.Time, revision uint64) Row {
+// tombstoneAt returns a copy of r, marked as a tombstone, that retracts the
+// event at revision on the day of blockTime.
+func (r *Row) tombstoneAt(blockTime time.Time, revision uint64) Row {
 	t := *r
 	ev := proto.Clone(r.ev).(*liqstreamv1.LiquidationEvent)
 	ev.Revision = revision
@@ -210,5 +227,6 @@ func (r *Row) tombstone(blockTime time.Time, revision uint64) Row {
 	t.ev = ev
 	t.status = "RETRACTED"
 	t.blockTime = blockTime
+	t.tombstone = true
 	return t
 }

@@ -151,10 +151,11 @@ func (in *Ingester) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return stopped(ctx, fmt.Errorf("resolving from %q: %w", in.cfg.From, err))
 	}
-	var to uint64 // exclusive; 0 = open
+	var to uint64 // exclusive; 0 = open, or a time the chain has not reached yet
+	toPending := false
 	if in.r.hasTo {
-		if to, err = in.blockOf(ctx, cl, in.r.to, head); err != nil {
-			return stopped(ctx, fmt.Errorf("resolving to %q: %w", in.cfg.To, err))
+		if to, toPending, err = in.resolveTo(ctx, cl, head); err != nil {
+			return stopped(ctx, err)
 		}
 	} else if !in.cfg.Follow {
 		to = safe + 1
@@ -193,7 +194,7 @@ func (in *Ingester) Run(ctx context.Context) (err error) {
 			}
 		}
 		in.headLag.Record(ctx, int64(head)-int64(next), metric.WithAttributes(attribute.String("chain", in.r.chain.Slug)))
-		if to != 0 && next >= to {
+		if to != 0 && !toPending && next >= to {
 			p := in.Progress()
 			in.update(func(p *Progress) { p.Done = true })
 			in.log.Info("backfill done", "from", from, "to", to, "events", p.EventsPublished, "dead_letters", p.DeadLetters,
@@ -212,7 +213,36 @@ func (in *Ingester) Run(ctx context.Context) (err error) {
 		if safe, head, err = in.safeHead(ctx, cl); err != nil {
 			return stopped(ctx, err)
 		}
+		if toPending {
+			if to, toPending, err = in.resolveTo(ctx, cl, head); err != nil {
+				return stopped(ctx, err)
+			}
+			if !toPending {
+				in.update(func(p *Progress) { p.To = to })
+			}
+		}
 	}
+}
+
+// resolveTo resolves the end of the window against the head. A time the
+// head has not reached yet is pending (to 0): every block up to the head is
+// inside the window, and the end is resolved again once the chain gets there.
+// Resolving against the head rather than capping at it matters when the best
+// endpoint is briefly unreachable and a lagging one answers the head.
+func (in *Ingester) resolveTo(ctx context.Context, cl *rpc.Client, head uint64) (to uint64, pending bool, err error) {
+	if !in.r.to.isBlock {
+		hs, err := cl.HeadersBatch(ctx, []uint64{head})
+		if err != nil {
+			return 0, false, fmt.Errorf("resolving to %q: reading head %d: %w", in.cfg.To, head, err)
+		}
+		if hs[0].Time < uint64(max(in.r.to.t.Unix(), 0)) {
+			return 0, true, nil
+		}
+	}
+	if to, err = in.blockOf(ctx, cl, in.r.to, head); err != nil {
+		return 0, false, fmt.Errorf("resolving to %q: %w", in.cfg.To, err)
+	}
+	return to, false, nil
 }
 
 // stopped turns errors caused by cancellation into a clean stop.

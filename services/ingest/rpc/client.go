@@ -593,11 +593,18 @@ func (r *rpcHeader) header() (Header, error) {
 }
 
 // HeaderByTag returns the header of "latest", "safe" or "finalized". ok is
-// false when the node does not serve the tag.
+// false when the node does not serve the tag. A tag is relative to the node
+// that answers it, so it is asked only of an endpoint within the lag
+// tolerance of the best head seen: a lagging node's "finalized" would hold
+// ingest back by its lag.
 func (c *Client) HeaderByTag(ctx context.Context, tag string) (h Header, ok bool, err error) {
 	var raw *rpcHeader
 	var tagErr bool
-	_, err = c.do(ctx, &call{method: "eth_getBlockByNumber", reqs: []request{{Method: "eth_getBlockByNumber", Params: []any{tag, false}}},
+	var need uint64
+	if best := c.bestHead(); best > c.cfg.Policy.LagBlocks {
+		need = best - c.cfg.Policy.LagBlocks
+	}
+	_, err = c.do(ctx, &call{method: "eth_getBlockByNumber", need: need, reqs: []request{{Method: "eth_getBlockByNumber", Params: []any{tag, false}}},
 		check: func(rs []response) error {
 			raw, tagErr = nil, false
 			if je := rs[0].Err; je != nil {

@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"net"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/metric"
@@ -279,30 +282,83 @@ func newAdmin(brokers []string) (*kadm.Client, error) {
 }
 
 // caughtUp reports whether group has committed every partition of topic up
-// to its end offset. Ingest publishes in transactions, so a partition ends
-// with a commit marker that no consumer returns or commits past: a committed
-// offset one below the end is caught up; the caller also requires the
-// aggregator to have gone idle, which covers a partition that ends in data.
+// to its end offset, not counting transaction markers and aborted records.
 func caughtUp(ctx context.Context, adm *kadm.Client, topic, group string) (bool, error) {
 	ends, err := adm.ListEndOffsets(ctx, topic)
 	if err != nil {
 		return false, fmt.Errorf("listing end offsets of %s: %w", topic, err)
 	}
 	committed, err := adm.FetchOffsets(ctx, group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return false, nil // the group has not committed anything yet
+	}
 	if err != nil {
 		return false, fmt.Errorf("fetching offsets of group %s: %w", group, err)
 	}
-	caught := true
+	// Ingest publishes in transactions: commit and abort markers occupy
+	// offsets the group never consumes, so the committed offset may stay
+	// below the end offset. A partition is caught up when nothing but
+	// markers and aborted records lies between them.
+	behind := map[int32]kgo.Offset{}
 	ends.Each(func(o kadm.ListedOffset) {
 		if o.Offset <= 0 {
 			return
 		}
-		c, ok := committed.Lookup(topic, o.Partition)
-		if !ok || c.At < o.Offset-1 {
-			caught = false
+		at := int64(0)
+		if c, ok := committed.Lookup(topic, o.Partition); ok && c.At >= 0 {
+			at = c.At
+		}
+		if at < o.Offset {
+			behind[o.Partition] = kgo.NewOffset().At(at)
 		}
 	})
-	return caught, nil
+	if len(behind) == 0 {
+		return true, nil
+	}
+	return onlyMarkers(ctx, adm, topic, behind, ends)
+}
+
+// onlyMarkers reads each partition read_committed from its offset to its end
+// offset and reports whether it holds no committed data record there.
+func onlyMarkers(ctx context.Context, adm *kadm.Client, topic string, from map[int32]kgo.Offset, ends kadm.ListedOffsets) (bool, error) {
+	brokers, err := adm.ListBrokers(ctx)
+	if err != nil {
+		return false, fmt.Errorf("listing brokers: %w", err)
+	}
+	var seeds []string
+	for _, b := range brokers {
+		seeds = append(seeds, net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))))
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}))
+	if err != nil {
+		return false, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	left := len(from)
+	done := map[int32]bool{}
+	for left > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return false, nil // an open transaction: not caught up yet
+		}
+		data := false
+		fs.EachRecord(func(r *kgo.Record) {
+			if !r.Attrs.IsControl() {
+				data = true
+			}
+			if end, ok := ends.Lookup(topic, r.Partition); ok && r.Offset+1 >= end.Offset && !done[r.Partition] {
+				done[r.Partition] = true
+				left--
+			}
+		})
+		if data {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // allTopicsReady reports whether every ingest got past topic creation.
