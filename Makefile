@@ -60,7 +60,9 @@ build-liqstream:
 
 .PHONY: gowork-off
 gowork-off: ## Check that every module builds on its own (GOWORK=off) and is tidy.
-	@set -e; for m in $(MODULES); do (cd $$m && GOWORK=off go build ./... && GOWORK=off go vet ./... >/dev/null); done; echo "every module builds with GOWORK=off"
+	@set -e; for m in $(MODULES); do (cd $$m && GOWORK=off go build ./... && GOWORK=off go vet ./... >/dev/null && \
+		{ GOWORK=off go mod tidy -diff >/dev/null || { echo "$$m: go.mod/go.sum not tidy: run (cd $$m && GOWORK=off go mod tidy)"; exit 1; }; }); done
+	@echo "every module builds with GOWORK=off and is tidy"
 
 .PHONY: lint
 lint: ## gofmt and go vet over every module.
