@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # Every Go module of the workspace; module-wide targets loop over this list.
-MODULES := proto schemas services/lib services/chainsim services/ingest services/aggregator services/liqstream
+MODULES := proto schemas services/lib services/chainsim services/ingest services/aggregator services/liqstream deploy
 # Every deployable binary: services/<name>/cmd/<name>.
 SERVICES := chainsim ingest aggregator liqstream
 

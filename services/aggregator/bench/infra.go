@@ -1,21 +1,14 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand"
-	"os"
-	"os/exec"
 	"sort"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -33,64 +26,6 @@ func uniqueName(prefix string) string {
 	b := make([]byte, 4)
 	_, _ = crand.Read(b)
 	return prefix + "_" + hex.EncodeToString(b)
-}
-
-// Broker is a kfakebroker process started by StartKfake.
-type Broker struct {
-	Addrs []string
-	cmd   *exec.Cmd
-	done  chan error
-}
-
-// StartKfake runs the kfakebroker binary at bin and waits until it listens.
-func StartKfake(ctx context.Context, bin string) (*Broker, error) {
-	cmd := exec.Command(bin)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s (build it with go build ./bench/cmd/kfakebroker): %w", bin, err)
-	}
-	b := &Broker{cmd: cmd, done: make(chan error, 1)}
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		_, _ = io.Copy(io.Discard, out)
-		b.done <- cmd.Wait()
-	}()
-	select {
-	case l, ok := <-lines:
-		addrs, found := strings.CutPrefix(l, "listening ")
-		if !ok || !found {
-			b.Close()
-			return nil, fmt.Errorf("kfakebroker printed %q, want \"listening host:port\"", l)
-		}
-		b.Addrs = strings.Split(addrs, ",")
-		return b, nil
-	case <-ctx.Done():
-		b.Close()
-		return nil, ctx.Err()
-	case <-time.After(30 * time.Second):
-		b.Close()
-		return nil, errors.New("kfakebroker did not print its address within 30s")
-	}
-}
-
-// Close stops the broker process and waits for it.
-func (b *Broker) Close() {
-	_ = b.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-b.done:
-	case <-time.After(10 * time.Second):
-		_ = b.cmd.Process.Kill()
-		<-b.done
-	}
 }
 
 // database creates and migrates a fresh ClickHouse database and returns its

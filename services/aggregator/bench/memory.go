@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/liqstream/liqstream/services/lib/kfakeproc"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -55,7 +56,7 @@ func Memory(ctx context.Context, cfg MemoryConfig) ([]MemoryResult, error) {
 
 func memoryRun(ctx context.Context, cfg MemoryConfig, n int) (MemoryResult, error) {
 	res := MemoryResult{Events: n}
-	broker, err := StartKfake(ctx, cfg.KfakeBin)
+	broker, err := kfakeproc.Start(ctx, cfg.KfakeBin)
 	if err != nil {
 		return res, err
 	}

@@ -41,6 +41,11 @@
 //     Borrow logs, which consumers must filter out by topic0; they are not in
 //     the truth.
 //
+// Reorg(chain, depth, seed) replaces the last depth blocks up to the head
+// with a new branch (new hashes from the fork point; some liquidations
+// vanish, some move to another block of the branch, some are new) and
+// updates Truth to the canonical chain; orphaned hashes no longer resolve.
+//
 // eth_getLogs serves only logs at or below the head (SetHead moves it, as a
 // chain that advances); Truth always covers the whole window. Logs are held in
 // one slice per chain sorted by (block, log index) and found by binary search,

@@ -20,6 +20,9 @@ func (c *chainState) call(method string, raw json.RawMessage) (json.RawMessage, 
 	if perr != nil {
 		return nil, perr
 	}
+	// Reorg replaces logs and hashes under the write lock.
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	switch method {
 	case "eth_chainId":
 		return quantity(c.id), nil
@@ -60,7 +63,7 @@ func (c *chainState) blockNumber(raw json.RawMessage, objectOK bool) (uint64, *r
 			return 0, errParams("invalid block parameter: %v", err)
 		}
 		if obj.BlockHash != nil {
-			n, ok := c.hash.number(*obj.BlockHash)
+			n, ok := c.numberOf(*obj.BlockHash)
 			if !ok || n > c.head.Load() {
 				return 0, &rpcError{Code: codeServer, Message: "header for hash not found"}
 			}
@@ -111,7 +114,7 @@ func (c *chainState) getBlockByHash(ps []json.RawMessage) (json.RawMessage, *rpc
 	if err := json.Unmarshal(ps[0], &h); err != nil {
 		return nil, errParams("invalid block hash: %v", err)
 	}
-	n, ok := c.hash.number(h)
+	n, ok := c.numberOf(h)
 	if !ok || n > c.head.Load() {
 		return json.RawMessage("null"), nil
 	}
@@ -147,10 +150,10 @@ type headerJSON struct {
 
 // header renders block n; the caller checked n <= head.
 func (c *chainState) header(n uint64) json.RawMessage {
-	h := c.hash.hash(n)
+	h := c.blockHash(n)
 	parent := common.Hash{}
 	if n > 0 {
-		parent = c.hash.hash(n - 1)
+		parent = c.blockHash(n - 1)
 	}
 	var bloom types.Bloom
 	for _, l := range c.logsIn(n, n) {
@@ -219,7 +222,7 @@ func (c *chainState) getLogs(ps []json.RawMessage) (json.RawMessage, *rpcError) 
 		if len(q.FromBlock) > 0 || len(q.ToBlock) > 0 {
 			return nil, errParams("cannot specify both blockHash and fromBlock/toBlock")
 		}
-		n, ok := c.hash.number(*q.BlockHash)
+		n, ok := c.numberOf(*q.BlockHash)
 		if !ok || n > head {
 			return nil, &rpcError{Code: codeServer, Message: "unknown block"}
 		}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +45,13 @@ type chainState struct {
 	windowEnd     uint64 // first block at or after To
 	maxLogRange   uint64
 	maxLogResults int
+
+	// mu guards logs and gens, which Reorg replaces.
+	mu sync.RWMutex
+	// gens holds the branch generation of reorged blocks (absent = 0, the
+	// original chain); a block's hash depends on it.
+	gens    map[uint64]uint32
+	lastGen uint32
 }
 
 // New generates a simulation. It fails (wrapping ErrConfig) for an invalid
@@ -160,7 +168,9 @@ func (s *Sim) BlockTime(chainID uint64, n uint64) time.Time {
 // BlockHash returns the hash of block n.
 func (s *Sim) BlockHash(chainID uint64, n uint64) common.Hash {
 	if c := s.chains[chainID]; c != nil {
-		return c.hash.hash(n)
+		c.mu.RLock()
+		defer c.mu.RUnlock()
+		return c.blockHash(n)
 	}
 	return common.Hash{}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/big"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -32,8 +33,10 @@ type WindowTruth struct {
 }
 
 // Truth is everything a Sim generated, over its whole window regardless of
-// the head. It is immutable and safe for concurrent use.
+// the head. It is safe for concurrent use; Sim.Reorg replaces the events of
+// the reorged blocks.
 type Truth struct {
+	mu       sync.RWMutex
 	cfg      Config
 	chains   []uint64
 	pools    map[uint64]common.Address
@@ -44,6 +47,8 @@ type Truth struct {
 // Deficits returns a chain's DeficitCreated (bad debt) logs sorted by
 // (block, log index); empty unless Config.DeficitShare is set.
 func (t *Truth) Deficits(chainID uint64) []Deficit {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	return append([]Deficit(nil), t.deficits[chainID]...)
 }
 
@@ -52,7 +57,11 @@ func (t *Truth) Chains() []uint64 { return append([]uint64(nil), t.chains...) }
 
 // Events returns a chain's liquidations sorted by (block, log index). The
 // slice is a copy; its big ints are shared and must not be modified.
-func (t *Truth) Events(chainID uint64) []Event { return append([]Event(nil), t.events[chainID]...) }
+func (t *Truth) Events(chainID uint64) []Event {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return append([]Event(nil), t.events[chainID]...)
+}
 
 // Days returns one DayTruth per UTC day overlapping the window, zero days
 // included, in order.
@@ -64,6 +73,8 @@ func (t *Truth) Days(chainID uint64) []DayTruth {
 		idx[d] = i
 	}
 	acc := make([]accumulator, len(days))
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	for i := range t.events[chainID] {
 		ev := &t.events[chainID][i]
 		if i, ok := idx[ev.BlockTime.Truncate(day)]; ok {
@@ -81,6 +92,8 @@ func (t *Truth) Days(chainID uint64) []DayTruth {
 // Window returns the truth of events whose block timestamp is in [from, to).
 func (t *Truth) Window(chainID uint64, from, to time.Time) WindowTruth {
 	var acc accumulator
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	for i := range t.events[chainID] {
 		ev := &t.events[chainID][i]
 		if !ev.BlockTime.Before(from) && ev.BlockTime.Before(to) {
@@ -187,7 +200,7 @@ func (t *Truth) WriteJSON(w io.Writer) error {
 			c.Days = append(c.Days, dayJSON{Day: d.Day.Format(time.DateOnly), countsJSON: counts(WindowTruth{
 				Events: d.Events, Txs: d.Txs, Borrowers: d.Borrowers, DebtUSD: d.DebtUSD, CollateralUSD: d.CollateralUSD})})
 		}
-		for _, ev := range t.events[id] {
+		for _, ev := range t.Events(id) {
 			c.Events = append(c.Events, eventJSON{
 				BlockNumber: ev.BlockNumber, BlockHash: ev.BlockHash.Hex(), BlockTime: ev.BlockTime.Format(time.RFC3339),
 				TxHash: ev.TxHash.Hex(), TxIndex: ev.TxIndex, LogIndex: ev.LogIndex,

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"sort"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/liqstream/liqstream/services/chainsim/sim"
@@ -225,4 +226,13 @@ func brokerCPU(cfg Config) time.Duration {
 		return 0
 	}
 	return cfg.BrokerCPU()
+}
+
+// processCPU returns this process's CPU time (user + system).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

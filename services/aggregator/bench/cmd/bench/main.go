@@ -13,6 +13,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/liqstream/liqstream/services/lib/kfakeproc"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -132,7 +133,7 @@ func envOr(key, def string) string {
 }
 
 func throughput(ctx context.Context, r *reporter, log *slog.Logger, kfakeBin, kafka, chAddr string, events, runs, realEvents, realRuns, maxRecords int, seed int64) error {
-	broker, err := bench.StartKfake(ctx, kfakeBin)
+	broker, err := kfakeproc.Start(ctx, kfakeBin)
 	if err != nil {
 		return err
 	}
@@ -187,7 +188,7 @@ func ints(xs []float64) string {
 }
 
 func latency(ctx context.Context, r *reporter, log *slog.Logger, kfakeBin, chAddr string, events int, seed int64) error {
-	broker, err := bench.StartKfake(ctx, kfakeBin)
+	broker, err := kfakeproc.Start(ctx, kfakeBin)
 	if err != nil {
 		return err
 	}

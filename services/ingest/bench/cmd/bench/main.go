@@ -16,6 +16,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/liqstream/liqstream/services/lib/kfakeproc"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -92,7 +93,7 @@ func run(args []string) (bool, error) {
 		if *kfakeBin == "" {
 			return false, fmt.Errorf("--kfakebroker or --kafka is required")
 		}
-		b, err := bench.StartKfake(ctx, *kfakeBin)
+		b, err := kfakeproc.Start(ctx, *kfakeBin)
 		if err != nil {
 			return false, err
 		}

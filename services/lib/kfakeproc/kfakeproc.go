@@ -1,4 +1,4 @@
-package bench
+package kfakeproc
 
 import (
 	"bufio"
@@ -13,17 +13,17 @@ import (
 	"time"
 )
 
-// Broker is a kfakebroker process started by StartKfake.
+// Broker is a kfakebroker process started by Start.
 type Broker struct {
 	Addrs []string
 	cmd   *exec.Cmd
 	done  chan error
 }
 
-// StartKfake runs the kfakebroker binary at bin (built from
+// Start runs the kfakebroker binary at bin (built from
 // services/aggregator/bench/cmd/kfakebroker) and waits until it prints
 // "listening host:port".
-func StartKfake(ctx context.Context, bin string) (*Broker, error) {
+func Start(ctx context.Context, bin string) (*Broker, error) {
 	cmd := exec.Command(bin)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -96,13 +96,4 @@ func (b *Broker) CPU() time.Duration {
 	_, _ = fmt.Sscan(f[11], &ut)
 	_, _ = fmt.Sscan(f[12], &st)
 	return time.Duration(ut+st) * 10 * time.Millisecond
-}
-
-// processCPU returns this process's CPU time (user + system).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
