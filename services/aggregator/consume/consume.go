@@ -62,9 +62,10 @@ type Consumer struct {
 
 // pending is the open batch: records polled but not yet inserted.
 type pending struct {
-	rows   []store.Row
-	poison []*kgo.Record
-	n      int // records polled into it
+	rows     []store.Row
+	deficits []store.BadDebt
+	poison   []*kgo.Record
+	n        int // records polled into it
 }
 
 // window is everything polled since the last commit: inserted batches whose
@@ -277,8 +278,21 @@ func (c *Consumer) add(p *pending, r *kgo.Record) {
 	switch schema := header(r, topics.HeaderSchema); {
 	case len(r.Value) == 0:
 		reason, detail = ReasonEmptyValue, "record has no value"
+	case schema == topics.SchemaDeficitEvent:
+		var d liqstreamv1.DeficitEvent
+		if err := proto.Unmarshal(r.Value, &d); err != nil {
+			reason, detail = ReasonUndecodable, err.Error()
+			break
+		}
+		b, err := store.BadDebtFromEvent(&d, store.Coordinates{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
+		if err != nil {
+			reason, detail = ReasonInvalidEvent, err.Error()
+			break
+		}
+		p.deficits = append(p.deficits, b)
+		return
 	case schema != "" && schema != topics.SchemaLiquidationEvent:
-		reason, detail = ReasonUnknownSchema, fmt.Sprintf("header %s is %q, want %q", topics.HeaderSchema, schema, topics.SchemaLiquidationEvent)
+		reason, detail = ReasonUnknownSchema, fmt.Sprintf("header %s is %q, want %q or %q", topics.HeaderSchema, schema, topics.SchemaLiquidationEvent, topics.SchemaDeficitEvent)
 	default:
 		if err := proto.Unmarshal(r.Value, &ev); err != nil {
 			reason, detail = ReasonUndecodable, err.Error()
@@ -346,11 +360,19 @@ func (c *Consumer) insert(ctx context.Context, p *pending, w *window) error {
 	}, store.IsRetryable); err != nil {
 		return err
 	}
+	// Bad-debt records are written and their buckets recomputed at once;
+	// like the rows, they are acknowledged only when the window settles.
+	if err := c.retry(ctx, "writing bad debt to ClickHouse", func(ctx context.Context) error {
+		return c.store.WriteBadDebt(ctx, p.deficits)
+	}, store.IsRetryable); err != nil {
+		return err
+	}
 	c.batchSize.Record(ctx, int64(p.n))
 	w.records += p.n
 	w.rows += len(p.rows)
 	w.poison += len(p.poison)
 	w.batches++
+	w.rows += len(p.deficits)
 	*p = pending{rows: p.rows[:0]}
 	clear(p.rows[:cap(p.rows)]) // drop the events for the collector
 	return nil

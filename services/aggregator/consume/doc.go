@@ -1,7 +1,8 @@
 // Package consume is the "consume" stage of liqstream's data path (publish →
 // consume → store): a Kafka consumer-group member that reads
-// LiquidationEvent records from liqstream.liquidations.v1, batches them and
-// hands each batch to the store.
+// LiquidationEvent and DeficitEvent (bad debt) records from
+// liqstream.liquidations.v1, batches them and hands each batch to the store
+// (Store.Insert for liquidations, Store.WriteBadDebt for bad debt).
 //
 // Contract:
 //   - Delivery is at least once, and the sink makes it effectively once:
@@ -24,7 +25,8 @@
 //     only once it is settled and committed, so a partition never moves with
 //     uncommitted work and no other member re-reads a written batch.
 //   - A poison record (empty value, a schema header naming another message,
-//     bytes that are not a LiquidationEvent, or an event the store rejects)
+//     bytes that do not decode as the message the header names, or an event
+//     the store rejects)
 //     is copied with its key, value and headers to the dead-letter topic with
 //     the reason in topics.HeaderDLQReason, a detail in HeaderDLQDetail and
 //     its origin in topics.HeaderDLQSource, and counted in

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	liqstreamv1 "github.com/liqstream/liqstream/proto/liqstreamv1"
 	"math/big"
 	"strings"
 	"time"
@@ -20,9 +21,9 @@ kafka_topic, kafka_partition, kafka_offset, ingested_at`
 
 // BadDebt is one Aave V3.3+ DeficitCreated(user, debtAsset, amountCreated)
 // record: debt written off as bad debt, emitted in the liquidation's
-// transaction. The Kafka contract has no message for it yet; whoever produces
-// it fills this struct and calls WriteBadDebt. Fields mirror the bad_debt
-// table (schemas/README.md).
+// transaction. The consumer builds it from a liqstream.v1.DeficitEvent with
+// BadDebtFromEvent and writes it with WriteBadDebt. Fields mirror the
+// bad_debt table (schemas/README.md).
 type BadDebt struct {
 	ChainID               uint64
 	Chain                 string
@@ -210,4 +211,31 @@ func (s *Store) insertBadDebt(ctx context.Context, rows []badDebtRow, ingestedAt
 		return fmt.Errorf("sending bad debt insert: %w", err)
 	}
 	return nil
+}
+
+// BadDebtFromEvent converts a DeficitEvent from the topic, with its Kafka
+// coordinates, into a BadDebt and validates it; an invalid one returns an
+// error wrapping ErrInvalidEvent and must not be written (the consumer
+// dead-letters it). The event's liquidation_event_id has no column yet: the
+// link to the liquidation is (chain_id, tx_hash).
+func BadDebtFromEvent(ev *liqstreamv1.DeficitEvent, at Coordinates) (BadDebt, error) {
+	b := BadDebt{
+		ChainID: ev.GetChainId(), Chain: ev.GetChain(), Protocol: ev.GetProtocol(), Market: ev.GetMarket(),
+		Pool: ev.GetPool(), BlockTime: ev.GetBlockTime().AsTime(), BlockNumber: ev.GetBlockNumber(),
+		BlockHash: ev.GetBlockHash(), TxHash: ev.GetTxHash(), TxIndex: ev.GetTxIndex(), LogIndex: ev.GetLogIndex(),
+		Borrower: ev.GetBorrower(), DebtToken: ev.GetDebtAsset().GetAddress(), DebtSymbol: ev.GetDebtAsset().GetSymbol(),
+		DebtDecimals: ev.GetDebtAsset().GetDecimals(), AmountRaw: ev.GetAmountCreated(),
+		DebtPriceUSD: ev.GetDebtPrice().GetUsd(), DebtPriceSource: priceSource(ev.GetDebtPrice().GetSource()),
+		DebtPriceBlock: ev.GetDebtPrice().GetBlockNumber(), AmountUSD: ev.GetAmountUsd(),
+		EventID: ev.GetEventId(), Revision: ev.GetRevision(), Retracted: ev.GetStatus() == liqstreamv1.Status_STATUS_RETRACTED,
+		MethodVersion: ev.GetMethodVersion(), LogTopics: ev.GetLogTopics(), LogData: ev.GetLogData(),
+		ObservedAt: ev.GetObservedAt().AsTime(), KafkaCoordinates: at,
+	}
+	if ev.GetBlockTime() == nil {
+		return BadDebt{}, &InvalidEventError{EventID: b.EventID, Field: "block_time", Reason: "is missing"}
+	}
+	if _, err := newBadDebtRow(&b); err != nil {
+		return BadDebt{}, err
+	}
+	return b, nil
 }
