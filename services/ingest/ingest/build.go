@@ -103,6 +103,9 @@ func (in *Ingester) fetch(ctx context.Context, st stage, c *chunk) {
 	})
 	var ok []decoded
 	blocks := []uint64{c.hi}
+	if c.lo != c.hi {
+		blocks = []uint64{c.lo, c.hi} // c.lo's parent hash chains the chunk to the one before
+	}
 	work := map[common.Address]*marketWork{}
 	linker := protocol.NewLinker(in.r.chain.ID)
 	for _, l := range logs {
@@ -149,6 +152,7 @@ func (in *Ingester) fetch(ctx context.Context, st stage, c *chunk) {
 		headerOf[h.Number] = h
 	}
 	c.hiHash = headerOf[c.hi].Hash
+	c.loParent = headerOf[c.lo].ParentHash
 	if len(ok) == 0 {
 		return
 	}

@@ -59,6 +59,14 @@ type Ingester struct {
 	meter      metric.Meter
 	bm         buildMetrics
 
+	reorgs      metric.Int64Counter
+	retractions metric.Int64Counter
+	// recent and cpHash are owned by Run: the record of recently published
+	// blocks and the hash of the last committed checkpoint (package doc,
+	// "Reorgs").
+	recent *recent
+	cpHash string
+
 	mu   sync.Mutex
 	prog Progress
 }
@@ -77,6 +85,13 @@ func New(cfg Config, log *slog.Logger, meter metric.Meter) (*Ingester, error) {
 	}
 	in := &Ingester{cfg: cfg, r: r, log: log.With("chain", r.chain.Slug), now: time.Now, meter: meter}
 	in.prog = Progress{Chain: r.chain.Slug, ChainID: r.chain.ID}
+	in.recent = newRecent()
+	if in.reorgs, err = meter.Int64Counter("reorgs_detected", metric.WithDescription("reorgs that orphaned blocks at or below the checkpoint")); err != nil {
+		return nil, err
+	}
+	if in.retractions, err = meter.Int64Counter("retractions_published", metric.WithDescription("RETRACTED records published for orphaned events")); err != nil {
+		return nil, err
+	}
 	if in.published, err = meter.Int64Counter("events_published", metric.WithDescription("liquidation events produced to Kafka")); err != nil {
 		return nil, err
 	}
@@ -170,6 +185,7 @@ func (in *Ingester) Run(ctx context.Context) (err error) {
 	if ok && cp.Block+1 > next && (to == 0 || cp.Block < to) {
 		in.log.Info("resuming from checkpoint", "checkpoint", cp.Block, "hash", cp.Hash)
 		next = cp.Block + 1
+		in.cpHash = strings.ToLower(cp.Hash)
 	} else if ok && to != 0 && cp.Block+1 >= to {
 		in.log.Info("window already checkpointed", "checkpoint", cp.Block, "to", to)
 		next = to
@@ -301,7 +317,10 @@ func (in *Ingester) logProgress(ctx context.Context) func() {
 type chunk struct {
 	lo, hi uint64
 	hiHash common.Hash
-	events []*liqstreamv1.LiquidationEvent
+	// loParent is the parent hash of block lo: the previous chunk's hiHash,
+	// or the checkpoint's hash, unless the chain reorganised.
+	loParent common.Hash
+	events   []*liqstreamv1.LiquidationEvent
 	// deficits are bad-debt records, published after the chunk's events.
 	deficits []*liqstreamv1.DeficitEvent
 	letters  []deadLetter
@@ -312,6 +331,18 @@ type deadLetter struct {
 	log    types.Log
 	reason string
 	err    error
+}
+
+// brokenLink returns the index of the first chunk whose block lo does not
+// extend the chunk before it (its parent hash differs from that chunk's last
+// hash), or 0 when the group is one chain.
+func brokenLink(chunks []*chunk) int {
+	for i := 1; i < len(chunks); i++ {
+		if chunks[i].loParent != chunks[i-1].hiHash {
+			return i
+		}
+	}
+	return 0
 }
 
 // ingestRange publishes [next, end) and returns the new next block.
@@ -338,7 +369,29 @@ func (in *Ingester) ingestRange(ctx context.Context, st stage, next, end uint64)
 				return next, c.err
 			}
 		}
+		// Parent hashes: the first chunk must extend the checkpoint, each
+		// other chunk the one before it.
+		if next > 0 && in.cpHash != "" && strings.ToLower(chunks[0].loParent.Hex()) != in.cpHash {
+			if err := in.handleReorg(ctx, st, next-1); err != nil {
+				return next, err
+			}
+			continue
+		}
+		if i := brokenLink(chunks); i > 0 {
+			in.log.Warn("chain changed while fetching a group; fetching it again", "block", chunks[i].lo)
+			st.rpc.ForgetHeaders(chunks[0].lo)
+			continue
+		}
 		last := chunks[len(chunks)-1]
+		// An event id published before (a reorg moved its transaction above
+		// the checkpoint) gets the next revision.
+		for _, c := range chunks {
+			for _, ev := range c.events {
+				if ra, ok := in.recent.revs[ev.EventId]; ok {
+					ev.Revision = ra.rev + 1
+				}
+			}
+		}
 		// The group's events, dead letters and checkpoint are one Kafka
 		// transaction (package publish): all visible to read_committed
 		// consumers, or none; an aborted attempt is run again.
@@ -363,10 +416,17 @@ func (in *Ingester) ingestRange(ctx context.Context, st stage, next, end uint64)
 		}); err != nil {
 			return next, err
 		}
+		var evs []*liqstreamv1.LiquidationEvent
 		for _, c := range chunks {
+			evs = append(evs, c.events...)
 			for _, d := range c.letters {
 				in.logDeadLetter(ctx, d)
 			}
+		}
+		in.cpHash = cp.Hash
+		in.recent.add(cp, evs)
+		if keep := max(recentKeepFactor*in.r.confirmations, recentMin); cp.Block > keep {
+			in.recent.prune(cp.Block - keep)
 		}
 		var nev, ndl int
 		for _, c := range chunks {

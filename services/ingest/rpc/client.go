@@ -634,6 +634,20 @@ func (c *Client) HeaderByTag(ctx context.Context, tag string) (h Header, ok bool
 	return h, true, nil
 }
 
+// ForgetHeaders drops the cached headers of blocks from and above. Headers
+// are cached by number, so after a reorg the cache holds orphaned ones:
+// callers that detect a reorg forget from the lowest block it may have
+// replaced before reading headers again.
+func (c *Client) ForgetHeaders(from uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for n := range c.headers {
+		if n >= from {
+			delete(c.headers, n)
+		}
+	}
+}
+
 // HeadersBatch returns the headers of numbers, in the same order, fetching the
 // ones not cached in JSON-RPC batches of Policy.BatchSize.
 func (c *Client) HeadersBatch(ctx context.Context, numbers []uint64) ([]Header, error) {

@@ -374,3 +374,35 @@ func TestNoKeyInLogsOrErrors(t *testing.T) {
 		t.Fatalf("dead endpoint not logged: %s", buf.String())
 	}
 }
+
+// TestForgetHeaders: cached headers are served without a request until
+// ForgetHeaders drops those from a block on; lower ones stay cached.
+func TestForgetHeaders(t *testing.T) {
+	f := newFakeNode(t, "")
+	c := mustNew(t, testConfig(f.url("/")), nil, nil, nil)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		forget    uint64 // 0: none
+		wantAsked int    // cumulative header requests after the read
+	}{
+		{0, 3},
+		{0, 3},
+		{6, 5},
+		{8, 5},
+		{1, 8},
+	} {
+		if tc.forget != 0 {
+			c.ForgetHeaders(tc.forget)
+		}
+		hs, err := c.HeadersBatch(ctx, []uint64{5, 6, 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hs[0].Number != 5 || hs[2].Number != 7 {
+			t.Fatalf("headers %v, want blocks 5, 6, 7", hs)
+		}
+		if n := f.count("eth_getBlockByNumber"); n != tc.wantAsked {
+			t.Fatalf("after ForgetHeaders(%d): %d header requests, want %d", tc.forget, n, tc.wantAsked)
+		}
+	}
+}
