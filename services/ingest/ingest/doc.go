@@ -24,6 +24,18 @@
 // head − confirmations, lowered to the node's "finalized" block when the
 // node serves that tag: min(finalized, head − confirmations).
 //
+// Reorgs: each range's first block must extend the committed checkpoint
+// (parent hash = checkpoint hash). When it does not, the chain reorganised
+// below the checkpoint: Run walks back to the fork point using its bounded
+// in-memory record of recently published blocks (hashes and event versions,
+// max(4 × confirmations, 256) blocks), then publishes in one transaction a
+// retraction (revision + 1, STATUS_RETRACTED) for every orphaned event, a
+// new revision of every changed event, the new branch's events and the same
+// checkpoint with its canonical hash (reorg.go). A checkpoint that is
+// orphaned while nothing remembered is canonical (a deeper reorg, or one
+// that happened while ingest was stopped) ends Run with *ReorgTooDeepError.
+// Counted in reorgs_detected{chain} and retractions_published{chain}.
+//
 // Bad input never stops the process and is never dropped silently: a log that
 // fails to decode, or whose tokens or prices cannot be read, is logged with
 // chain, block, tx and log index, counted in decode_errors{reason}, and

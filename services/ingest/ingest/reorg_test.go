@@ -2,12 +2,16 @@ package ingest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/liqstream/liqstream/proto/liqstreamv1"
@@ -17,17 +21,97 @@ import (
 	"github.com/liqstream/liqstream/services/lib/usd"
 )
 
-// TestReorg follows Ethereum (confirmations 64, chainsim's finalized lag)
-// through a reorg shallower than the confirmation depth. (Deeper reorgs are
-// not repaired yet: see README, "Reorgs and finality".) A
-// consumer keeping the highest revision per event id and dropping retracted
-// ones must equal chainsim's post-reorg truth exactly.
+// reorgConfirmations is the confirmation depth of the reorg tests:
+// chainsim's Ethereum finalized lag.
+const reorgConfirmations = 64
+
+// reorgSetup serves chainsim's Ethereum with its head where the last depth
+// blocks hold the most liquidations (the published part of them when the
+// reorg is deeper than the confirmation depth), and returns an ingest config
+// following it on c from 3000 blocks below the head.
+func reorgSetup(t *testing.T, c *kfake.Cluster, depth uint64) (fixture, ingest.Config, uint64) {
+	t.Helper()
+	f := startSim(t, 1, "ethereum", 1)
+	evs := f.sim.Truth().Events(1)
+	best, head := 0, uint64(0)
+	span := depth
+	if span > reorgConfirmations {
+		span -= reorgConfirmations
+	}
+	for i := range evs {
+		j := i
+		for j < len(evs) && evs[j].BlockNumber < evs[i].BlockNumber+span {
+			j++
+		}
+		if j-i > best {
+			best, head = j-i, evs[i].BlockNumber+depth-1
+		}
+	}
+	f.sim.SetHead(1, head)
+	cfg := f.config(c.ListenAddrs())
+	cfg.From, cfg.To, cfg.Follow = fmt.Sprint(head-3000), "", true
+	cfg.Confirmations = reorgConfirmations
+	cfg.PollInterval = 20 * time.Millisecond
+	cfg.LogRange = 500
+	return f, cfg, head
+}
+
+// runIngest starts in and returns a wait for a block and a stop that
+// returns Run's error.
+func followIngest(t *testing.T, in *ingest.Ingester) (waitFor func(block uint64), stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	errc := make(chan error, 1)
+	go func() { errc <- in.Run(ctx) }()
+	waitFor = func(block uint64) {
+		t.Helper()
+		testsupport.Eventually(t, 30*time.Second, 5*time.Millisecond, func() bool { return in.Progress().Current > block || in.Progress().Err != nil },
+			"ingest did not reach block %d: %+v", block, in.Progress())
+	}
+	return waitFor, func() error { cancel(); return <-errc }
+}
+
+func eventID(txHash string, logIndex uint) string {
+	return fmt.Sprintf("1:%s:%d", strings.ToLower(txHash), logIndex)
+}
+
+// counterSum sums an int64 counter's points for chain.
+func counterSum(t *testing.T, r *sdkmetric.ManualReader, name, chain string) int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := r.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if s, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == name {
+				for _, p := range s.DataPoints {
+					if v, _ := p.Attributes.Value(attribute.Key("chain")); v.AsString() == chain {
+						n += p.Value
+					}
+				}
+			}
+		}
+	}
+	return n
+}
+
+// TestReorg follows Ethereum (confirmations 64) through a reorg shallower
+// than the confirmation depth (nothing published is touched) and one deeper
+// (ingest published events of orphaned blocks and repairs them). A consumer
+// keeping the highest revision per event id and dropping retracted ones,
+// reading read_committed, must equal chainsim's post-reorg truth exactly,
+// and the retractions must be exactly the published events that left the
+// published range.
 func TestReorg(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		depth uint64
 	}{
 		{"shallow", 30},
+		{"deep", 150},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := kfake.NewCluster(kfake.NumBrokers(1))
@@ -35,60 +119,31 @@ func TestReorg(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(c.Close)
-			f := startSim(t, 1, "ethereum", 1)
-			// A head whose last depth blocks hold the most liquidations.
-			evs := f.sim.Truth().Events(1)
-			best, head := 0, uint64(0)
-			span := tc.depth // the published part of the reorged blocks when deep
-			if span > 64 {
-				span -= 64
-			}
-			for i := range evs {
-				j := i
-				for j < len(evs) && evs[j].BlockNumber < evs[i].BlockNumber+span {
-					j++
-				}
-				if j-i > best {
-					best, head = j-i, evs[i].BlockNumber+tc.depth-1
-				}
-			}
-			f.sim.SetHead(1, head)
-			cfg := f.config(c.ListenAddrs())
-			cfg.From, cfg.To, cfg.Follow = fmt.Sprint(head-3000), "", true
-			cfg.Confirmations = 64
-			cfg.PollInterval = 20 * time.Millisecond
-			cfg.LogRange = 500
-			in, err := ingest.New(cfg, testLogger(t), nil)
+			f, cfg, head := reorgSetup(t, c, tc.depth)
+			reader := sdkmetric.NewManualReader()
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+			in, err := ingest.New(cfg, testLogger(t), mp.Meter("test"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			errc := make(chan error, 1)
-			go func() { errc <- in.Run(ctx) }()
-			waitFor := func(block uint64) {
-				t.Helper()
-				testsupport.Eventually(t, 30*time.Second, 5*time.Millisecond, func() bool { return in.Progress().Current > block || in.Progress().Err != nil },
-					"ingest did not reach block %d: %+v", block, in.Progress())
-			}
-			waitFor(head - 64)
+			waitFor, stop := followIngest(t, in)
+			waitFor(head - reorgConfirmations)
 			before := f.sim.Truth().Events(1)
 			published := in.Progress().Current - 1
 			res, err := f.sim.Reorg(1, tc.depth, testsupport.Seed(t))
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("reorg %+v over a window with %d liquidations", res, best)
 			end := head + 200
 			f.sim.SetHead(1, end)
-			waitFor(end - 64)
-			cancel()
-			if err := <-errc; err != nil {
+			waitFor(end - reorgConfirmations)
+			if err := stop(); err != nil {
 				t.Fatalf("Run: %v", err)
 			}
 
 			latest := map[string]*liqstreamv1.LiquidationEvent{}
-			retractions := 0
+			retracted := map[string]int{}
+			revised := 0 // records with a revision above 1
 			for _, r := range consume(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations) {
 				var ev liqstreamv1.LiquidationEvent
 				if err := proto.Unmarshal(r.Value, &ev); err != nil {
@@ -97,28 +152,63 @@ func TestReorg(t *testing.T) {
 				if string(r.Key) != string(topics.Key(ev.ChainId, ev.Borrower)) {
 					t.Fatalf("key %q for borrower %s", r.Key, ev.Borrower)
 				}
-				if ev.Status == liqstreamv1.Status_STATUS_RETRACTED {
-					retractions++
-				}
-				if prev, ok := latest[ev.EventId]; ok && prev.Revision >= ev.Revision {
+				prev, seen := latest[ev.EventId]
+				if seen && ev.Revision != prev.Revision+1 {
 					t.Fatalf("event %s: revision %d after %d:\n%v\n%v", ev.EventId, ev.Revision, prev.Revision, prev, &ev)
+				}
+				if ev.Revision > 1 {
+					revised++
+				}
+				if ev.Status == liqstreamv1.Status_STATUS_RETRACTED {
+					if !seen || prev.Status != liqstreamv1.Status_STATUS_CONFIRMED {
+						t.Fatalf("retraction of event %s, which is not published and confirmed: %v", ev.EventId, prev)
+					}
+					retracted[ev.EventId]++
 				}
 				latest[ev.EventId] = &ev
 			}
-			// Published events the reorg removed must be retracted; a
-			// reorg within the confirmation depth retracts nothing.
-			after := map[string]bool{}
+			// The published events of orphaned blocks that are no longer
+			// at or below the published block (vanished, or moved above it)
+			// must each be retracted once, and nothing else.
+			after := map[string]uint64{}
 			for _, w := range f.sim.Truth().Events(1) {
-				after[fmt.Sprintf("%s:%d", w.TxHash.Hex(), w.LogIndex)] = true
+				after[eventID(w.TxHash.Hex(), w.LogIndex)] = w.BlockNumber
 			}
-			gone := 0
+			gone, movedUp := map[string]bool{}, 0
 			for _, w := range before {
-				if w.BlockNumber >= res.Fork && w.BlockNumber <= published && !after[fmt.Sprintf("%s:%d", w.TxHash.Hex(), w.LogIndex)] {
-					gone++
+				id := eventID(w.TxHash.Hex(), w.LogIndex)
+				if w.BlockNumber < res.Fork || w.BlockNumber > published {
+					continue
+				}
+				if n, ok := after[id]; !ok {
+					gone[id] = true
+				} else if n > published {
+					gone[id] = true
+					movedUp++
 				}
 			}
-			if retractions < gone || (tc.depth <= 64 && retractions != 0) {
-				t.Fatalf("%d retractions published, %d published events vanished (reorg %+v)", retractions, gone, res)
+			nret := 0
+			for id, n := range retracted {
+				nret += n
+				if n != 1 || !gone[id] {
+					t.Fatalf("event %s retracted %d times; orphaned published events that left the published range: %v", id, n, gone)
+				}
+			}
+			if nret != len(gone) || (tc.depth <= reorgConfirmations && nret != 0) {
+				t.Fatalf("%d retractions published, %d published events left the published range (reorg %+v)", nret, len(gone), res)
+			}
+			if tc.depth > reorgConfirmations && revised == 0 {
+				t.Fatalf("deep reorg %+v: no revision above 1 published, but published blocks changed hash", res)
+			}
+			wantReorgs := int64(0)
+			if tc.depth > reorgConfirmations {
+				wantReorgs = 1
+			}
+			if n := counterSum(t, reader, "reorgs_detected", "ethereum"); n != wantReorgs {
+				t.Fatalf("reorgs_detected{chain=ethereum} = %d, want %d", n, wantReorgs)
+			}
+			if n := counterSum(t, reader, "retractions_published", "ethereum"); n != int64(nret) {
+				t.Fatalf("retractions_published{chain=ethereum} = %d, want %d", n, nret)
 			}
 			last := in.Progress().Current - 1
 			want := map[string]bool{}
@@ -126,7 +216,7 @@ func TestReorg(t *testing.T) {
 				if w.BlockNumber < head-3000 || w.BlockNumber > last {
 					continue
 				}
-				id := fmt.Sprintf("1:%s:%d", strings.ToLower(w.TxHash.Hex()), w.LogIndex)
+				id := eventID(w.TxHash.Hex(), w.LogIndex)
 				want[id] = true
 				ev := latest[id]
 				if ev == nil || ev.Status != liqstreamv1.Status_STATUS_CONFIRMED {
@@ -142,7 +232,59 @@ func TestReorg(t *testing.T) {
 					t.Fatalf("event %s (block %d) is not in the truth", id, ev.BlockNumber)
 				}
 			}
-			t.Logf("%d canonical events equal the truth; %d retractions, %d published events vanished", len(want), retractions, gone)
+			t.Logf("reorg %+v: %d canonical events equal the truth; %d records above revision 1, %d retractions (%d moved above block %d)",
+				res, len(want), revised, nret, movedUp, published)
 		})
+	}
+}
+
+// TestReorgTooDeepAfterRestart: ingest stops, the chain reorganises below
+// its checkpoint, and a new process (with no memory of what it published)
+// fails with ReorgTooDeepError naming the chain and the block, publishing
+// nothing.
+func TestReorgTooDeepAfterRestart(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	f, cfg, head := reorgSetup(t, c, 150)
+	in, err := ingest.New(cfg, testLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor, stop := followIngest(t, in)
+	waitFor(head - reorgConfirmations)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	cp := in.Progress().Current - 1
+	nrec := len(consume(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations))
+	if _, err := f.sim.Reorg(1, 150, testsupport.Seed(t)); err != nil {
+		t.Fatal(err)
+	}
+	f.sim.SetHead(1, head+200)
+
+	in2, err := ingest.New(cfg, testLogger(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = in2.Run(ctx)
+	var tooDeep *ingest.ReorgTooDeepError
+	if !errors.As(err, &tooDeep) || !errors.Is(err, ingest.ErrReorgTooDeep) {
+		t.Fatalf("Run after a reorg below the checkpoint: %v, want a ReorgTooDeepError", err)
+	}
+	if tooDeep.Chain != "ethereum" || tooDeep.Block != cp {
+		t.Fatalf("error names chain %q block %d, want ethereum block %d", tooDeep.Chain, tooDeep.Block, cp)
+	}
+	for _, s := range []string{"ethereum", fmt.Sprint(cp), "topic_prefix", "confirmations"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Fatalf("error %q does not mention %q", err, s)
+		}
+	}
+	if n := len(consume(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations)); n != nrec {
+		t.Fatalf("%d records after the failed run, %d before", n, nrec)
 	}
 }
