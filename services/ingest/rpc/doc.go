@@ -23,8 +23,13 @@
 //     after log_range_grow_after successes (never past a fixed cap a provider
 //     stated), and fails with ErrRangeExhausted naming the chain and block
 //     when even one block is refused.
-//   - HeadersBatch fetches headers in JSON-RPC batches with a cache;
-//     CallBatch sends eth_calls in batches, each with its own result.
+//   - HeadersBatch fetches headers in JSON-RPC batches with a cache
+//     (ForgetHeaders drops the cached headers a reorg replaced); CallBatch
+//     sends eth_calls in batches, each with its own result.
+//   - eth_getLogs results are parsed by ParseLogs, a hand-written parser that
+//     accepts exactly what encoding/json into go-ethereum's types.Log accepts
+//     and returns the same values (differential and fuzz tests), about 15×
+//     faster.
 //
 // Every attempt is counted in rpc_requests{method,endpoint,outcome} (endpoint
 // is the URL's host, never its path or query) and demotions in
