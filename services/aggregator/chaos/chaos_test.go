@@ -406,7 +406,7 @@ func verify(ctx context.Context, t *testing.T, conn driver.Conn, lp loadPlan, fr
 			t.Fatal(err)
 		}
 		rows.Close()
-		compare(t, r.name, got, synth.Group(latest, from, to, r.of))
+		synth.Compare(t, r.name, got, synth.Group(latest, from, to, r.of))
 	}
 
 	for name, fn := range map[string]func(context.Context, driver.Conn, time.Time, time.Time) ([]query.DailyPoint, error){
@@ -418,9 +418,9 @@ func verify(ctx context.Context, t *testing.T, conn driver.Conn, lp loadPlan, fr
 		}
 		got := map[synth.Key]synth.Totals{}
 		for _, p := range pts {
-			got[synth.Key{ChainID: p.ChainID, Start: p.Day}] = totals(p.ChainSummary)
+			got[synth.Key{ChainID: p.ChainID, Start: p.Day}] = synth.FromSummary(p.ChainSummary)
 		}
-		compare(t, name, got, synth.Group(latest, from, to, synth.Day))
+		synth.Compare(t, name, got, synth.Group(latest, from, to, synth.Day))
 	}
 
 	// The whole range and random hour-aligned windows: exact distinct counts
@@ -432,54 +432,5 @@ func verify(ctx context.Context, t *testing.T, conn driver.Conn, lp loadPlan, fr
 		b := a + 1 + rng.Intn(hours-a)
 		windows = append(windows, [2]time.Time{from.Add(time.Duration(a) * time.Hour), from.Add(time.Duration(b) * time.Hour)})
 	}
-	for _, w := range windows {
-		for name, fn := range map[string]func(context.Context, driver.Conn, time.Time, time.Time) ([]query.ChainSummary, error){
-			"CycleSummary": query.CycleSummary, "CycleSummaryRaw": query.CycleSummaryRaw,
-		} {
-			sums, err := fn(ctx, conn, w[0], w[1])
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			got := map[synth.Key]synth.Totals{}
-			for _, s := range sums {
-				got[synth.Key{ChainID: s.ChainID}] = totals(s)
-			}
-			compare(t, name+" "+w[0].Format(time.RFC3339)+".."+w[1].Format(time.RFC3339), got, synth.Group(latest, w[0], w[1], nil))
-		}
-	}
-}
-
-func totals(s query.ChainSummary) synth.Totals {
-	return synth.Totals{Chain: s.Chain, CollateralUSD: s.CollateralUSD, DebtUSD: s.DebtUSD, Events: s.Events, Txs: s.Txs, Borrowers: s.Borrowers}
-}
-
-func compare(t *testing.T, what string, got, want map[synth.Key]synth.Totals) {
-	t.Helper()
-	if len(want) == 0 {
-		t.Fatalf("%s: ground truth is empty; the test is broken", what)
-	}
-	bad := 0
-	for k, w := range want {
-		g, ok := got[k]
-		switch {
-		case !ok:
-			if bad++; bad <= 5 {
-				t.Errorf("%s %d %s: no row, want %v", what, k.ChainID, k.Start.Format(time.RFC3339), w)
-			}
-		case !g.Equal(w):
-			if bad++; bad <= 5 {
-				t.Errorf("%s %d %s: got %v, want %v", what, k.ChainID, k.Start.Format(time.RFC3339), g, w)
-			}
-		}
-	}
-	for k, g := range got {
-		if _, ok := want[k]; !ok {
-			if bad++; bad <= 5 {
-				t.Errorf("%s %d %s: got %v, want no row", what, k.ChainID, k.Start.Format(time.RFC3339), g)
-			}
-		}
-	}
-	if bad > 0 {
-		t.Errorf("%s: %d of %d buckets wrong", what, bad, len(want))
-	}
+	synth.CompareWindows(ctx, t, conn, latest, windows)
 }

@@ -149,7 +149,7 @@ func check(ctx context.Context, t *testing.T, conn driver.Conn, all []*liqstream
 		got[k] = tot
 	}
 	rows.Close()
-	compare(t, "hourly rollup", got, synth.Group(latest, from, to, synth.Hour))
+	synth.Compare(t, "hourly rollup", got, synth.Group(latest, from, to, synth.Hour))
 
 	// Daily rollup through DailySeries, and the raw variant.
 	for name, fn := range map[string]func(context.Context, driver.Conn, time.Time, time.Time) ([]query.DailyPoint, error){
@@ -161,58 +161,15 @@ func check(ctx context.Context, t *testing.T, conn driver.Conn, all []*liqstream
 		}
 		got := map[synth.Key]synth.Totals{}
 		for _, p := range pts {
-			got[synth.Key{ChainID: p.ChainID, Start: p.Day}] = totals(p.ChainSummary)
+			got[synth.Key{ChainID: p.ChainID, Start: p.Day}] = synth.FromSummary(p.ChainSummary)
 		}
-		compare(t, name, got, synth.Group(latest, from, to, synth.Day))
+		synth.Compare(t, name, got, synth.Group(latest, from, to, synth.Day))
 	}
 
 	// Windows: the whole range and an hour-aligned part of it; exact
 	// distinct counts over the window, not sums of buckets.
 	mid0, mid1 := from.Add(75*time.Hour), from.Add(99*time.Hour)
-	for _, w := range [][2]time.Time{{from, to}, {mid0, mid1}} {
-		for name, fn := range map[string]func(context.Context, driver.Conn, time.Time, time.Time) ([]query.ChainSummary, error){
-			"CycleSummary": query.CycleSummary, "CycleSummaryRaw": query.CycleSummaryRaw,
-		} {
-			sums, err := fn(ctx, conn, w[0], w[1])
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			got := map[synth.Key]synth.Totals{}
-			for _, s := range sums {
-				got[synth.Key{ChainID: s.ChainID}] = totals(s)
-			}
-			compare(t, name+" "+w[0].Format(time.RFC3339)+".."+w[1].Format(time.RFC3339), got, synth.Group(latest, w[0], w[1], nil))
-		}
-	}
-}
-
-func totals(s query.ChainSummary) synth.Totals {
-	return synth.Totals{Chain: s.Chain, CollateralUSD: s.CollateralUSD, DebtUSD: s.DebtUSD, Events: s.Events, Txs: s.Txs, Borrowers: s.Borrowers}
-}
-
-func compare(t *testing.T, what string, got, want map[synth.Key]synth.Totals) {
-	t.Helper()
-	if len(want) == 0 {
-		t.Fatalf("%s: ground truth is empty; the test is broken", what)
-	}
-	bad := 0
-	for k, w := range want {
-		if g, ok := got[k]; !ok || !g.Equal(w) {
-			if bad++; bad <= 5 {
-				t.Errorf("%s %d %s: got %v, want %v", what, k.ChainID, k.Start.Format(time.RFC3339), g, w)
-			}
-		}
-	}
-	for k, g := range got {
-		if _, ok := want[k]; !ok {
-			if bad++; bad <= 5 {
-				t.Errorf("%s %d %s: got %v, want no row", what, k.ChainID, k.Start.Format(time.RFC3339), g)
-			}
-		}
-	}
-	if bad > 0 {
-		t.Errorf("%s: %d of %d buckets wrong", what, bad, len(want))
-	}
+	synth.CompareWindows(ctx, t, conn, latest, [][2]time.Time{{from, to}, {mid0, mid1}})
 }
 
 func TestUnalignedWindowsAreRefused(t *testing.T) {
