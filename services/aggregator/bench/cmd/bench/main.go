@@ -13,7 +13,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/liqstream/liqstream/services/lib/kfakeproc"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -24,6 +23,8 @@ import (
 
 	"github.com/liqstream/liqstream/services/aggregator/bench"
 	"github.com/liqstream/liqstream/services/aggregator/consume"
+	"github.com/liqstream/liqstream/services/lib/benchline"
+	"github.com/liqstream/liqstream/services/lib/kfakeproc"
 )
 
 func main() {
@@ -35,29 +36,6 @@ func main() {
 	if !ok {
 		os.Exit(1)
 	}
-}
-
-type reporter struct {
-	smoke bool
-	ok    bool
-}
-
-// line prints one result line; pass is ignored (and "smoke" printed) in a
-// smoke run.
-func (r *reporter) line(name, target, measured string, pass bool) {
-	verdict := "PASS"
-	switch {
-	case r.smoke:
-		verdict = "smoke"
-	case !pass:
-		verdict = "FAIL"
-		r.ok = false
-	}
-	fmt.Printf("%-44s target %-22s measured %-34s %s\n", name, target, measured, verdict)
-}
-
-func (r *reporter) info(name, measured string) {
-	fmt.Printf("%-44s %-29s measured %s\n", "  "+name, "", measured)
 }
 
 func run(args []string) (bool, error) {
@@ -93,7 +71,7 @@ func run(args []string) (bool, error) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r := &reporter{smoke: *smoke, ok: true}
+	r := &benchline.Reporter{Smoke: *smoke}
 	want := map[string]bool{}
 	for _, h := range strings.Split(*only, ",") {
 		want[strings.TrimSpace(h)] = true
@@ -122,7 +100,7 @@ func run(args []string) (bool, error) {
 			return false, err
 		}
 	}
-	return r.ok, nil
+	return r.OK(), nil
 }
 
 func envOr(key, def string) string {
@@ -132,7 +110,7 @@ func envOr(key, def string) string {
 	return def
 }
 
-func throughput(ctx context.Context, r *reporter, log *slog.Logger, kfakeBin, kafka, chAddr string, events, runs, realEvents, realRuns, maxRecords int, seed int64) error {
+func throughput(ctx context.Context, r *benchline.Reporter, log *slog.Logger, kfakeBin, kafka, chAddr string, events, runs, realEvents, realRuns, maxRecords int, seed int64) error {
 	broker, err := kfakeproc.Start(ctx, kfakeBin)
 	if err != nil {
 		return err
@@ -152,11 +130,11 @@ func throughput(ctx context.Context, r *reporter, log *slog.Logger, kfakeBin, ka
 	}
 	p, b := bench.Median(res.Pipeline), bench.Median(res.Bare)
 	name := fmt.Sprintf("throughput %s events, kfake process (median of %d)", short(events), runs)
-	r.line(name, ">= 250000 events/s", fmt.Sprintf("%.0f events/s", p), p >= 250_000)
-	r.line("throughput vs bare clickhouse-go insert", ">= 0.70 x bare", fmt.Sprintf("%.2f x (bare %.0f events/s)", p/b, b), p >= 0.7*b)
-	r.info("runs (events/s)", fmt.Sprintf("pipeline %s; bare %s; %s in all", ints(res.Pipeline), ints(res.Bare), time.Since(began).Round(time.Second)))
+	r.Line(name, ">= 250000 events/s", fmt.Sprintf("%.0f events/s", p), p >= 250_000)
+	r.Line("throughput vs bare clickhouse-go insert", ">= 0.70 x bare", fmt.Sprintf("%.2f x (bare %.0f events/s)", p/b, b), p >= 0.7*b)
+	r.Info("runs (events/s)", fmt.Sprintf("pipeline %s; bare %s; %s in all", ints(res.Pipeline), ints(res.Bare), time.Since(began).Round(time.Second)))
 	if kafka == "" {
-		r.info("real Kafka", "skipped (--kafka empty)")
+		r.Info("real Kafka", "skipped (--kafka empty)")
 		return nil
 	}
 	cfg.Brokers, cfg.Events, cfg.Runs = strings.Split(kafka, ","), realEvents, realRuns
@@ -164,7 +142,7 @@ func throughput(ctx context.Context, r *reporter, log *slog.Logger, kfakeBin, ka
 	if err != nil {
 		return fmt.Errorf("throughput on the real Kafka at %s: %w", kafka, err)
 	}
-	r.info(fmt.Sprintf("real Kafka %s, %s events", kafka, short(realEvents)),
+	r.Info(fmt.Sprintf("real Kafka %s, %s events", kafka, short(realEvents)),
 		fmt.Sprintf("%.0f events/s (median of %d; bare %.0f events/s)", bench.Median(res.Pipeline), realRuns, bench.Median(res.Bare)))
 	return nil
 }
@@ -187,7 +165,7 @@ func ints(xs []float64) string {
 	return strings.Join(s, " ")
 }
 
-func latency(ctx context.Context, r *reporter, log *slog.Logger, kfakeBin, chAddr string, events int, seed int64) error {
+func latency(ctx context.Context, r *benchline.Reporter, log *slog.Logger, kfakeBin, chAddr string, events int, seed int64) error {
 	broker, err := kfakeproc.Start(ctx, kfakeBin)
 	if err != nil {
 		return err
@@ -202,15 +180,15 @@ func latency(ctx context.Context, r *reporter, log *slog.Logger, kfakeBin, chAdd
 		return fmt.Errorf("latency: %w", err)
 	}
 	p99 := res.Quantile(0.99)
-	r.line(fmt.Sprintf("latency final block -> rollup, p99 (%d events)", len(res.Latencies)), "<= 1s",
+	r.Line(fmt.Sprintf("latency final block -> rollup, p99 (%d events)", len(res.Latencies)), "<= 1s",
 		p99.Round(time.Millisecond).String(), p99 <= time.Second)
-	r.info("p50 / p90 / max", fmt.Sprintf("%s / %s / %s (ingest poll_interval %s, aggregator defaults: max_wait %s)",
+	r.Info("p50 / p90 / max", fmt.Sprintf("%s / %s / %s (ingest poll_interval %s, aggregator defaults: max_wait %s)",
 		res.Quantile(0.5).Round(time.Millisecond), res.Quantile(0.9).Round(time.Millisecond), res.Quantile(1).Round(time.Millisecond),
 		poll, consume.DefaultConfig().Batch.MaxWait))
 	return nil
 }
 
-func memory(ctx context.Context, r *reporter, log *slog.Logger, kfakeBin, aggBin, chAddr string, sizes []int, seed int64) error {
+func memory(ctx context.Context, r *benchline.Reporter, log *slog.Logger, kfakeBin, aggBin, chAddr string, sizes []int, seed int64) error {
 	res, err := bench.Memory(ctx, bench.MemoryConfig{
 		Sizes: sizes, Partitions: 6, Seed: seed, KfakeBin: kfakeBin, AggregatorBin: aggBin, ClickHouse: chAddr, Log: log,
 	})
@@ -220,13 +198,13 @@ func memory(ctx context.Context, r *reporter, log *slog.Logger, kfakeBin, aggBin
 	var peak uint64
 	for _, m := range res {
 		peak = max(peak, m.PeakRSS)
-		r.info(fmt.Sprintf("aggregator peak RSS, %s backlog", short(m.Events)),
+		r.Info(fmt.Sprintf("aggregator peak RSS, %s backlog", short(m.Events)),
 			fmt.Sprintf("%d MiB (backlog written in %s, %.0f events/s)", m.PeakRSS>>20, m.Took.Round(time.Second), float64(m.Events)/m.Took.Seconds()))
 	}
-	r.line("aggregator peak RSS (VmHWM)", "<= 512 MiB", fmt.Sprintf("%d MiB", peak>>20), peak <= 512<<20)
+	r.Line("aggregator peak RSS (VmHWM)", "<= 512 MiB", fmt.Sprintf("%d MiB", peak>>20), peak <= 512<<20)
 	lo, hi := res[0], res[len(res)-1]
 	growth := float64(hi.PeakRSS)/float64(lo.PeakRSS) - 1
-	r.line(fmt.Sprintf("peak RSS %s vs %s backlog", short(hi.Events), short(lo.Events)), "within 10%",
+	r.Line(fmt.Sprintf("peak RSS %s vs %s backlog", short(hi.Events), short(lo.Events)), "within 10%",
 		fmt.Sprintf("%+.1f%% (%d vs %d MiB)", 100*growth, hi.PeakRSS>>20, lo.PeakRSS>>20), growth <= 0.10 && growth >= -0.10)
 	return nil
 }

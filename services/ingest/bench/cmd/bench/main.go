@@ -16,7 +16,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/liqstream/liqstream/services/lib/kfakeproc"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -27,6 +26,8 @@ import (
 	"time"
 
 	"github.com/liqstream/liqstream/services/ingest/bench"
+	"github.com/liqstream/liqstream/services/lib/benchline"
+	"github.com/liqstream/liqstream/services/lib/kfakeproc"
 )
 
 func main() {
@@ -38,24 +39,6 @@ func main() {
 	if !ok {
 		os.Exit(1)
 	}
-}
-
-type reporter struct {
-	smoke bool
-	ok    bool
-}
-
-// line prints one result line in scripts/bench.sh's format; in a smoke run
-// the verdict is "smoke" and no target is checked.
-func (r *reporter) line(name, target, measured string, pass bool) {
-	verdict := "PASS"
-	switch {
-	case r.smoke:
-		verdict = "smoke"
-	case !pass:
-		verdict, r.ok = "FAIL", false
-	}
-	fmt.Printf("%-44s target %-22s measured %-22s %s\n", name, target, measured, verdict)
 }
 
 func run(args []string) (bool, error) {
@@ -101,7 +84,7 @@ func run(args []string) (bool, error) {
 		brokers, brokerCPU = b.Addrs, b.CPU
 		fixture = "kfake process " + strings.Join(b.Addrs, ",")
 	}
-	rep := &reporter{smoke: *smoke, ok: true}
+	rep := &benchline.Reporter{Smoke: *smoke}
 	want := map[string]bool{}
 	for _, h := range strings.Split(*only, ",") {
 		want[strings.TrimSpace(h)] = true
@@ -126,7 +109,7 @@ func run(args []string) (bool, error) {
 			return false, fmt.Errorf("throughput: %w", err)
 		}
 		m := res.Median
-		rep.line(fmt.Sprintf("ingest backfill, %s, 0 ms RPC", bench.Chain), ">= 50000 events/s",
+		rep.Line(fmt.Sprintf("ingest backfill, %s, 0 ms RPC", bench.Chain), ">= 50000 events/s",
 			fmt.Sprintf("%.0f events/s", m.EventsPerSecond()), m.EventsPerSecond() >= 50_000)
 		var each []string
 		for _, r := range res.Runs {
@@ -149,12 +132,12 @@ func run(args []string) (bool, error) {
 		}
 		floor := res.Floor(cfg)
 		ratio := res.Median.Elapsed.Seconds() / floor.Seconds()
-		rep.line(fmt.Sprintf("ingest backfill, %v RPC, concurrency %d", *latency, *concurrency), "<= 1.5x floor",
+		rep.Line(fmt.Sprintf("ingest backfill, %v RPC, concurrency %d", *latency, *concurrency), "<= 1.5x floor",
 			fmt.Sprintf("%.2fs / %.2fs = %.2fx", res.Median.Elapsed.Seconds(), floor.Seconds(), ratio), ratio <= 1.5)
 		fmt.Printf("  floor = %d requests / %d × %v; %d events over %d blocks, %s\n",
 			res.Median.Requests, *concurrency, *latency, res.Median.Events, res.Blocks, fixture)
 	}
-	return rep.ok, nil
+	return rep.OK(), nil
 }
 
 // loadavg returns the 1-minute load average, which says how much of the box
