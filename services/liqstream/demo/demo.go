@@ -235,17 +235,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, meter metric.Meter, 
 		return nil, err
 	}
 	defer adm.Close()
-	lastConsumed, idleSince := agg.Stats().RecordsConsumed, time.Now()
 	for {
-		st := agg.Stats()
-		if st.RecordsConsumed != lastConsumed {
-			lastConsumed, idleSince = st.RecordsConsumed, time.Now()
-		}
 		caught, err := caughtUp(ctx, adm, acfg.Kafka.Topic, acfg.Kafka.Group)
 		if err != nil {
 			return nil, err
 		}
-		if caught && st.RowsWritten >= want && time.Since(idleSince) >= 2*time.Second {
+		if caught && agg.Stats().RowsWritten >= want {
 			break
 		}
 		select {
