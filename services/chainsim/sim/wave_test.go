@@ -85,7 +85,10 @@ func TestWaveShape(t *testing.T) {
 				if avg := float64(w.Events) / 59; avg < tt.minDailyAvg {
 					t.Errorf("chain %d: %.1f events per day on average, want >= %v", id, avg, tt.minDailyAvg)
 				}
-				if w.Events > 20 && (w.Txs >= w.Events || w.Borrowers >= w.Events) {
+				// Multi-liquidation transactions need days with two or more
+				// events; at a few hundred events per chain they are certain,
+				// at the smallest scales (mostly 0–1 event a day) they are not.
+				if w.Events >= 300 && (w.Txs >= w.Events || w.Borrowers >= w.Events) {
 					t.Errorf("chain %d: txs %d, borrowers %d, events %d: want fewer distinct txs and borrowers than events",
 						id, w.Txs, w.Borrowers, w.Events)
 				}
