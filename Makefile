@@ -17,6 +17,15 @@ TOOLS := $(CURDIR)/.data/tools/bin
 # Addresses of the real servers started by scripts/ for tests and the demo.
 export LIQSTREAM_TEST_KAFKA_BROKERS ?= 127.0.0.1:19092
 export LIQSTREAM_TEST_CLICKHOUSE_ADDR ?= 127.0.0.1:19000
+# Debian's prometheus package (scripts/install-deps.sh): the scrape test and promtool checks.
+export LIQSTREAM_TEST_PROMETHEUS ?= /usr/bin/prometheus
+export LIQSTREAM_TEST_PROMTOOL ?= /usr/bin/promtool
+# The broker's SASL_SSL listener and the ClickHouse analyst user (scripts/kafka-start.sh, clickhouse-start.sh).
+export LIQSTREAM_TEST_KAFKA_SASL_BROKERS ?= 127.0.0.1:19094
+export LIQSTREAM_TEST_KAFKA_SASL_USER ?= liqstream
+export LIQSTREAM_TEST_KAFKA_SASL_PASSWORD_FILE ?= $(CURDIR)/.data/kafka/sasl-password
+export LIQSTREAM_TEST_KAFKA_CA_FILE ?= $(CURDIR)/.data/kafka/tls/ca.pem
+export LIQSTREAM_TEST_CLICKHOUSE_ANALYST_PASSWORD_FILE ?= $(CURDIR)/.data/clickhouse/analyst-password
 GOTEST_FLAGS ?= -count=1 -timeout 20m
 
 .PHONY: help

@@ -5,7 +5,8 @@
 #   eval "$(scripts/lib.sh)"     # same addresses, as `export` lines, for any shell
 #
 # Ports can be moved with CLICKHOUSE_PORT, CLICKHOUSE_HTTP_PORT, KAFKA_PORT,
-# KAFKA_CONTROLLER_PORT (set them before sourcing). Everything listens on 127.0.0.1.
+# KAFKA_CONTROLLER_PORT, KAFKA_SASL_PORT (set them before sourcing). Everything
+# listens on 127.0.0.1.
 
 # Repo root, whatever the caller's cwd.
 LIQSTREAM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,10 +18,24 @@ CLICKHOUSE_HTTP_PORT="${CLICKHOUSE_HTTP_PORT:-18123}"
 KAFKA_HOST=127.0.0.1
 KAFKA_PORT="${KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
+# The same broker's SASL_SSL listener (SCRAM-SHA-256/512 over TLS): user
+# liqstream, password in .data/kafka/sasl-password, CA in .data/kafka/tls/ca.pem
+# (all written by kafka-start.sh).
+KAFKA_SASL_PORT="${KAFKA_SASL_PORT:-19094}"
+KAFKA_SASL_USER=liqstream
+# ClickHouse's read-only user; its password is written by clickhouse-start.sh.
+CLICKHOUSE_ANALYST_USER=analyst
 
 LIQSTREAM_TEST_KAFKA_BROKERS="${LIQSTREAM_TEST_KAFKA_BROKERS:-${KAFKA_HOST}:${KAFKA_PORT}}"
 LIQSTREAM_TEST_CLICKHOUSE_ADDR="${LIQSTREAM_TEST_CLICKHOUSE_ADDR:-${CLICKHOUSE_HOST}:${CLICKHOUSE_PORT}}"
-export LIQSTREAM_TEST_KAFKA_BROKERS LIQSTREAM_TEST_CLICKHOUSE_ADDR
+LIQSTREAM_TEST_KAFKA_SASL_BROKERS="${LIQSTREAM_TEST_KAFKA_SASL_BROKERS:-${KAFKA_HOST}:${KAFKA_SASL_PORT}}"
+LIQSTREAM_TEST_KAFKA_SASL_USER="${LIQSTREAM_TEST_KAFKA_SASL_USER:-${KAFKA_SASL_USER}}"
+LIQSTREAM_TEST_KAFKA_SASL_PASSWORD_FILE="${LIQSTREAM_TEST_KAFKA_SASL_PASSWORD_FILE:-${LIQSTREAM_DATA}/kafka/sasl-password}"
+LIQSTREAM_TEST_KAFKA_CA_FILE="${LIQSTREAM_TEST_KAFKA_CA_FILE:-${LIQSTREAM_DATA}/kafka/tls/ca.pem}"
+LIQSTREAM_TEST_CLICKHOUSE_ANALYST_PASSWORD_FILE="${LIQSTREAM_TEST_CLICKHOUSE_ANALYST_PASSWORD_FILE:-${LIQSTREAM_DATA}/clickhouse/analyst-password}"
+export LIQSTREAM_TEST_KAFKA_BROKERS LIQSTREAM_TEST_CLICKHOUSE_ADDR \
+  LIQSTREAM_TEST_KAFKA_SASL_BROKERS LIQSTREAM_TEST_KAFKA_SASL_USER LIQSTREAM_TEST_KAFKA_SASL_PASSWORD_FILE \
+  LIQSTREAM_TEST_KAFKA_CA_FILE LIQSTREAM_TEST_CLICKHOUSE_ANALYST_PASSWORD_FILE
 
 # ---- logging ---------------------------------------------------------------
 log()  { printf '%s\n' "$*" >&2; }
@@ -68,6 +83,25 @@ tcp_open() {
   (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
 }
 
+# listener_arg PORT REGEX: the first command-line argument matching REGEX of the
+# process listening on 127.0.0.1:PORT (e.g. the config file of a server another
+# checkout started). Prints nothing when unknown (no ss, or not our user's).
+listener_arg() {
+  local pid
+  command -v ss >/dev/null || return 0
+  pid="$(ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2)"
+  [[ -n "$pid" && -r "/proc/${pid}/cmdline" ]] || return 0
+  tr '\0' '\n' <"/proc/${pid}/cmdline" | grep -E -m1 -- "$2" || true
+}
+
+# new_secret: 32 random hex characters (a generated development password).
+new_secret() { od -An -tx1 -N16 /dev/urandom | tr -d ' \n'; }
+
+# write_secret FILE VALUE: write VALUE to FILE, readable by its owner only.
+write_secret() {
+  (umask 077 && printf '%s\n' "$2" >"$1.tmp") && mv -f "$1.tmp" "$1"
+}
+
 # now_s: seconds since the epoch with a decimal fraction (for timing messages).
 now_s() { date +%s.%N; }
 elapsed_since() { awk -v a="$1" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -109,6 +143,7 @@ ensure_kafka_libs() {
 #   org.apache.kafka.tools.consumer.ConsoleConsumer (kafka-console-consumer.sh)
 #   org.apache.kafka.tools.consumer.group.ConsumerGroupCommand (kafka-consumer-groups.sh)
 #   kafka.tools.StorageTool                        (kafka-storage.sh)
+#   kafka.admin.ConfigCommand                      (kafka-configs.sh; SCRAM users)
 kafka_tool() {
   local cls="$1"; shift
   mkdir -p "$KAFKA_DIR"
@@ -130,4 +165,8 @@ EOF
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   printf 'export LIQSTREAM_TEST_KAFKA_BROKERS=%s\n' "$LIQSTREAM_TEST_KAFKA_BROKERS"
   printf 'export LIQSTREAM_TEST_CLICKHOUSE_ADDR=%s\n' "$LIQSTREAM_TEST_CLICKHOUSE_ADDR"
+  for v in LIQSTREAM_TEST_KAFKA_SASL_BROKERS LIQSTREAM_TEST_KAFKA_SASL_USER LIQSTREAM_TEST_KAFKA_SASL_PASSWORD_FILE \
+    LIQSTREAM_TEST_KAFKA_CA_FILE LIQSTREAM_TEST_CLICKHOUSE_ANALYST_PASSWORD_FILE; do
+    printf 'export %s=%q\n' "$v" "${!v}"
+  done
 fi

@@ -14,10 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
-
-	"github.com/liqstream/liqstream/services/aggregator/aggregator"
-	"github.com/liqstream/liqstream/services/ingest/ingest"
-	"github.com/liqstream/liqstream/services/lib/configfile"
 )
 
 // manifests is every object of a set of manifest files, decoded strictly.
@@ -188,9 +184,9 @@ func (m *manifests) checkPods() []error {
 	return errs
 }
 
-// checkServiceConfigs decodes every data key of the ConfigMaps labelled
-// liqstream.io/config strictly into that service's Config (over its
-// defaults, as the service loads its file) and validates it.
+// checkServiceConfigs checks every data key of the ConfigMaps labelled
+// liqstream.io/config: liqstream as `liqstream config check` does
+// (checkConfigFile), with an empty environment.
 func (m *manifests) checkServiceConfigs() []error {
 	var errs []error
 	for key, cm := range m.configMaps {
@@ -203,22 +199,14 @@ func (m *manifests) checkServiceConfigs() []error {
 		}
 		for name, data := range cm.Data {
 			where := fmt.Sprintf("ConfigMap %s key %s", key, name)
-			var err error
+			var problems []error
 			switch kind {
-			case "ingest":
-				cfg := ingest.DefaultConfig()
-				if err = configfile.Decode(name, []byte(data), &cfg); err == nil {
-					err = cfg.Validate()
-				}
-			case "aggregator":
-				cfg := aggregator.DefaultConfig()
-				if err = configfile.Decode(name, []byte(data), &cfg); err == nil {
-					err = cfg.Validate()
-				}
+			case "liqstream":
+				problems = checkConfigFile(name, []byte(data), func(string) (string, bool) { return "", false })
 			default:
-				err = fmt.Errorf("unknown liqstream.io/config %q (ingest or aggregator)", kind)
+				problems = []error{fmt.Errorf("unknown liqstream.io/config %q (liqstream: the shared liqstream.yaml)", kind)}
 			}
-			if err != nil {
+			for _, err := range problems {
 				errs = append(errs, fmt.Errorf("%s: %w", where, err))
 			}
 		}
@@ -303,7 +291,7 @@ data:
 %s
 `
 	good := fmt.Sprintf(pod, "true", ", memory: 1Gi", "cfg")
-	goodAgg := fmt.Sprintf(cm, "aggregator", "    kafka: {brokers: [k:9092]}")
+	goodAgg := fmt.Sprintf(cm, "liqstream", "    kafka: {brokers: [k:9092]}\n    chains:\n      base: {rpc_urls: [\"http://x:1\"], from: \"2026-01-01\"}")
 	tests := []struct {
 		name, want string
 		docs       []string
@@ -313,10 +301,12 @@ data:
 		{"root", "runAsNonRoot", []string{fmt.Sprintf(pod, "false", ", memory: 1Gi", "cfg"), goodAgg}},
 		{"no memory request", "requests.memory", []string{fmt.Sprintf(pod, "true", "", "cfg"), goodAgg}},
 		{"missing ConfigMap", "not defined", []string{fmt.Sprintf(pod, "true", ", memory: 1Gi", "nope"), goodAgg}},
-		{"config unknown key", "batchh", []string{good, fmt.Sprintf(cm, "aggregator", "    batchh: {max_records: 1}")}},
-		{"config invalid", "kafka.group", []string{good, fmt.Sprintf(cm, "aggregator", "    kafka: {group: \"\"}")}},
-		{"ingest config invalid", "rpc_url", []string{good, fmt.Sprintf(cm, "ingest", "    chain: polygon\n    from: \"2026-01-01\"")}},
-		{"ingest unknown chain", "chain", []string{good, fmt.Sprintf(cm, "ingest", "    chain: nochain\n    rpc_url: http://x:1\n    from: \"2026-01-01\"")}},
+		{"config unknown key", "aggregator.batchh: unknown key", []string{good, fmt.Sprintf(cm, "liqstream", "    aggregator: {batchh: {max_records: 1}}")}},
+		{"config invalid", "kafka.group", []string{good, fmt.Sprintf(cm, "liqstream", "    aggregator: {kafka: {group: \"\"}}")}},
+		{"ingest config invalid", "rpc_url", []string{good, fmt.Sprintf(cm, "liqstream", "    chains: {polygon: {from: \"2026-01-01\"}}")}},
+		{"ingest unknown chain", "chains.nochain: unknown chain", []string{good, fmt.Sprintf(cm, "liqstream", "    chains: {nochain: {rpc_urls: [\"http://x:1\"], from: \"2026-01-01\"}}")}},
+		{"old per-service format", "chain: unknown section", []string{good, fmt.Sprintf(cm, "liqstream", "    chain: polygon")}},
+		{"unknown config kind", "unknown liqstream.io/config", []string{good, fmt.Sprintf(cm, "ingest", "    kafka: {}")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

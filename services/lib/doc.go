@@ -7,6 +7,7 @@
 //   - topics: Kafka topic names, record keys, headers and topic settings.
 //   - telemetry: OpenTelemetry metrics exported in Prometheus format.
 //   - secret: a string type for URLs and passwords that never prints itself.
-//   - configfile: strict YAML loading shared by every service's Config.
+//   - configfile: the one config file, liqstream.yaml, that every service reads
+//     (strict decoding of its sections, ${VAR} expansion).
 //   - testsupport: fixtures for integration tests against the real servers.
 package lib

@@ -16,28 +16,37 @@ import (
 // ErrConfig is wrapped by Validate errors of this package's own keys.
 var ErrConfig = errors.New("invalid aggregator config")
 
-// Config is the aggregator's configuration file (strict YAML):
+// Config is the aggregator's configuration. In the shared liqstream.yaml
+// (FromFile; deploy/config/README.md) clickhouse is the top-level section
+// and the other keys sit under aggregator:
 //
 //	kafka:      {brokers: [...], group: ..., topic: ..., dlq_topic: ..., instance_id: "", session_timeout: 45s}
 //	clickhouse: {addr: [...], database: ..., username: ..., password: ..., dial_timeout: 5s, ...}
 //	batch:      {max_records: 20000, max_wait: 250ms, shutdown_timeout: 30s}
 //	metrics_addr: 127.0.0.1:9464
+//	health:     {max_consumer_lag_records: 10000}
 type Config struct {
 	consume.Config `yaml:",inline"`
 	ClickHouse     store.Config `yaml:"clickhouse"`
-	// MetricsAddr serves /metrics; empty serves nothing (default
-	// 127.0.0.1:9464).
+	// MetricsAddr serves /metrics, /healthz and /readyz; empty serves
+	// nothing (default 127.0.0.1:9464).
 	MetricsAddr string `yaml:"metrics_addr"`
+	// Health bounds readiness (/readyz); see Aggregator.Ready.
+	Health HealthConfig `yaml:"health"`
 }
 
 // DefaultConfig returns every default.
 func DefaultConfig() Config {
-	return Config{Config: consume.DefaultConfig(), ClickHouse: store.DefaultConfig(), MetricsAddr: "127.0.0.1:9464"}
+	return Config{Config: consume.DefaultConfig(), ClickHouse: store.DefaultConfig(), MetricsAddr: "127.0.0.1:9464",
+		Health: DefaultHealthConfig()}
 }
 
 // Validate reports the first invalid setting, naming its YAML key.
 func (c Config) Validate() error {
 	if err := c.Config.Validate(); err != nil {
+		return err
+	}
+	if err := c.Health.Validate(); err != nil {
 		return err
 	}
 	return c.ClickHouse.Validate()
@@ -48,29 +57,33 @@ type Aggregator struct {
 	log      *slog.Logger
 	store    *store.Store
 	consumer *consume.Consumer
+	health   healthState // health.go
 }
 
 // New builds the stages. Nothing connects until Run.
-func New(cfg Config, log *slog.Logger, meter metric.Meter) (*Aggregator, error) {
+func New(cfg Config, log *slog.Logger, meter metric.Meter, opts ...Option) (*Aggregator, error) {
+	o := newOptions(opts)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	st, err := store.New(cfg.ClickHouse, log.With("stage", "store"), meter)
+	st, err := store.New(cfg.ClickHouse, log.With("stage", "store"), meter, store.WithTracerProvider(o.tp))
 	if err != nil {
 		return nil, fmt.Errorf("building store: %w", err)
 	}
-	cons, err := consume.New(cfg.Config, log.With("stage", "consume"), meter, st)
+	cons, err := consume.New(cfg.Config, log.With("stage", "consume"), meter, st, consume.WithTracerProvider(o.tp))
 	if err != nil {
 		_ = st.Close()
 		return nil, fmt.Errorf("building consumer: %w", err)
 	}
-	return &Aggregator{log: log, store: st, consumer: cons}, nil
+	return &Aggregator{log: log, store: st, consumer: cons, health: healthState{cfg: cfg.Health, addr: cfg.ClickHouse.Addr}}, nil
 }
 
 // Run consumes until ctx is cancelled (returning nil after the final flush
 // and commit) or a non-retryable failure (returning it).
 func (a *Aggregator) Run(ctx context.Context) error {
+	a.health.running(true, nil)
 	err := a.consumer.Run(ctx)
+	a.health.running(false, err)
 	if cerr := a.store.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("closing ClickHouse connection: %w", cerr)
 	}

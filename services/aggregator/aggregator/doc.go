@@ -7,4 +7,9 @@
 //
 // Migrate applies the ClickHouse schema; the service never runs DDL on its
 // own start.
+//
+// Ready (health.go) is cmd/aggregator's /readyz check: Run is consuming,
+// ClickHouse answers a ping, and Kafka answers the lag of this member's
+// partitions (records not committed yet, consume.Consumer.CommittedLag),
+// which must be at most health.max_consumer_lag_records (default 10000).
 package aggregator

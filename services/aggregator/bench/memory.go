@@ -77,8 +77,9 @@ func memoryRun(ctx context.Context, cfg MemoryConfig, n int) (MemoryResult, erro
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
 	conf := filepath.Join(dir, "aggregator.yaml")
-	yaml := fmt.Sprintf("kafka:\n  brokers: [%q]\n  group: %q\n  topic: %q\n  dlq_topic: %q\nclickhouse:\n  addr: [%q]\n  database: %q\nmetrics_addr: \"\"\n",
-		broker.Addrs[0], uniqueName("liqstream_bench"), topic, topic+".dlq", cfg.ClickHouse, db)
+	// The shared liqstream.yaml format (deploy/config/README.md).
+	yaml := fmt.Sprintf("kafka:\n  brokers: [%q]\nclickhouse:\n  addr: [%q]\n  database: %q\naggregator:\n  kafka:\n    group: %q\n    topic: %q\n    dlq_topic: %q\n  metrics_addr: \"\"\n",
+		broker.Addrs[0], cfg.ClickHouse, db, uniqueName("liqstream_bench"), topic, topic+".dlq")
 	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
 		return res, err
 	}

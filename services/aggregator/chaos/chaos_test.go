@@ -95,21 +95,23 @@ func TestChaosSinkNeverLosesOrDoubleCounts(t *testing.T) {
 		id := fmt.Sprintf("chaos-%d", i)
 		ins = append(ins, newInstance(t, bin, logDir, id, fmt.Sprintf(`kafka:
   brokers: [%s]
-  group: %s
-  topic: %s
-  dlq_topic: %s
-  instance_id: %s
-  session_timeout: %s
-batch:
-  max_records: 2000
-  max_wait: 200ms
-  shutdown_timeout: 10s
 clickhouse:
   addr: [%s]
   database: %s
   query_timeout: 20s
-metrics_addr: ""
-`, strings.Join(brokers, ", "), group, topic, dlqTopic, id, sessionTimeout, chAddr, db)))
+aggregator:
+  kafka:
+    group: %s
+    topic: %s
+    dlq_topic: %s
+    instance_id: %s
+    session_timeout: %s
+  batch:
+    max_records: 2000
+    max_wait: 200ms
+    shutdown_timeout: 10s
+  metrics_addr: ""
+`, strings.Join(brokers, ", "), chAddr, db, group, topic, dlqTopic, id, sessionTimeout)))
 	}
 	t.Cleanup(func() {
 		for _, in := range ins {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/liqstream/liqstream/services/lib/kafkaconn"
 	"github.com/liqstream/liqstream/services/lib/topics"
 )
 
@@ -13,8 +14,9 @@ var ErrConfig = errors.New("invalid consumer config")
 
 // KafkaConfig says where to consume from. YAML key "kafka".
 type KafkaConfig struct {
-	// Brokers are seed brokers, host:port (default 127.0.0.1:9092).
-	Brokers []string `yaml:"brokers"`
+	// Conn holds the seed brokers (kafka.brokers, default 127.0.0.1:9092),
+	// TLS (kafka.tls.*) and SASL (kafka.sasl.*): see package kafkaconn.
+	kafkaconn.Conn `yaml:",inline"`
 	// Group is the consumer group (default "liqstream-aggregator").
 	Group string `yaml:"group"`
 	// Topic to consume (default topics.Liquidations).
@@ -32,6 +34,10 @@ type KafkaConfig struct {
 	// broker bounds it with group.min/max.session.timeout.ms (6s..30m by
 	// default). Default 45s.
 	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// Limits bound the records and fetches read: kafka.max_record_bytes,
+	// kafka.fetch_max_bytes, kafka.fetch_max_partition_bytes,
+	// kafka.broker_max_read_bytes (see Limits).
+	Limits `yaml:",inline"`
 }
 
 // BatchConfig says when a batch is written. YAML key "batch".
@@ -57,12 +63,13 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Kafka: KafkaConfig{
-			Brokers:  []string{"127.0.0.1:9092"},
+			Conn:     kafkaconn.Conn{Brokers: []string{"127.0.0.1:9092"}},
 			Group:    "liqstream-aggregator",
 			Topic:    topics.Liquidations,
 			DLQTopic: topics.LiquidationsDLQ,
 
 			SessionTimeout: 45 * time.Second,
+			Limits:         DefaultLimits(),
 		},
 		Batch: BatchConfig{MaxRecords: 20_000, MaxWait: 250 * time.Millisecond, ShutdownTimeout: 30 * time.Second},
 	}
@@ -92,10 +99,11 @@ func (c Config) Validate() error {
 	case c.Batch.ShutdownTimeout <= 0:
 		return fmt.Errorf("%w: batch.shutdown_timeout must be positive, e.g. 30s", ErrConfig)
 	}
-	for _, b := range c.Kafka.Brokers {
-		if b == "" {
-			return fmt.Errorf("%w: kafka.brokers holds an empty address", ErrConfig)
-		}
+	if err := c.Kafka.Limits.Validate(); err != nil {
+		return err
+	}
+	if err := c.Kafka.Conn.Validate("kafka"); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	liqstreamv1 "github.com/liqstream/liqstream/proto/liqstreamv1"
 	"github.com/liqstream/liqstream/services/aggregator/store"
+	"github.com/liqstream/liqstream/services/lib/kafkaconn"
 	"github.com/liqstream/liqstream/services/lib/topics"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/attribute"
@@ -58,6 +59,7 @@ type Consumer struct {
 
 	batchSize metric.Int64Histogram
 	dlq       metric.Int64Counter
+	tr        tracing // trace.go
 }
 
 // pending is the open batch: records polled but not yet inserted.
@@ -65,7 +67,8 @@ type pending struct {
 	rows     []store.Row
 	deficits []store.BadDebt
 	poison   []*kgo.Record
-	n        int // records polled into it
+	n        int        // records polled into it
+	links    batchLinks // trace.go
 }
 
 // window is everything polled since the last commit: inserted batches whose
@@ -81,14 +84,18 @@ type window struct {
 }
 
 // New builds a consumer writing to st. It connects lazily; Run consumes.
-func New(cfg Config, log *slog.Logger, meter metric.Meter, st *store.Store) (*Consumer, error) {
+func New(cfg Config, log *slog.Logger, meter metric.Meter, st *store.Store, options ...Option) (*Consumer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	c := &Consumer{cfg: cfg, log: log, store: st, lag: map[string]map[int32]int64{}}
+	for _, o := range append([]Option{WithTracerProvider(nil)}, options...) {
+		o(c)
+	}
 	var err error
 	if c.batchSize, err = meter.Int64Histogram("batch_size",
-		metric.WithDescription("Records per flushed batch."), metric.WithUnit("{record}")); err != nil {
+		metric.WithDescription("Records per flushed batch."), metric.WithUnit("{record}"),
+		metric.WithExplicitBucketBoundaries(1, 10, 100, 500, 1000, 2500, 5000, 10_000, 20_000, 50_000)); err != nil {
 		return nil, fmt.Errorf("creating metric batch_size: %w", err)
 	}
 	if c.dlq, err = meter.Int64Counter("dlq_records",
@@ -105,7 +112,6 @@ func New(cfg Config, log *slog.Logger, meter metric.Meter, st *store.Store) (*Co
 		return nil, fmt.Errorf("creating metric consumer_lag_records: %w", err)
 	}
 	opts := []kgo.Opt{
-		kgo.SeedBrokers(cfg.Kafka.Brokers...),
 		kgo.ConsumerGroup(cfg.Kafka.Group),
 		kgo.SessionTimeout(cfg.Kafka.SessionTimeout),
 		kgo.ConsumeTopics(cfg.Kafka.Topic),
@@ -113,11 +119,6 @@ func New(cfg Config, log *slog.Logger, meter metric.Meter, st *store.Store) (*Co
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		// Bounded buffering: the client holds at most one fetch of
-		// fetchMaxBytes per broker, however long the backlog.
-		kgo.FetchMaxBytes(fetchMaxBytes),
-		kgo.FetchMaxPartitionBytes(fetchMaxPartitionBytes),
-		kgo.BrokerMaxReadBytes(2 * fetchMaxBytes),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 			log.Warn("partitions lost; their uncommitted records will be re-read by their new owner", "partitions", lost)
@@ -126,9 +127,12 @@ func New(cfg Config, log *slog.Logger, meter metric.Meter, st *store.Store) (*Co
 	if cfg.Kafka.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(cfg.Kafka.InstanceID))
 	}
-	c.cl, err = kgo.NewClient(opts...)
+	// Bounded buffering: the client holds at most one fetch of
+	// kafka.fetch_max_bytes per broker, however long the backlog.
+	opts = append(opts, cfg.Kafka.Limits.kgoOpts()...)
+	c.cl, err = cfg.Kafka.Conn.NewClient(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("creating Kafka client for %v: %w (check kafka.brokers)", cfg.Kafka.Brokers, err)
+		return nil, fmt.Errorf("%w (check the kafka section)", err)
 	}
 	return c, nil
 }
@@ -164,6 +168,17 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 	}()
 	c.log.Info("consuming", "topic", c.cfg.Kafka.Topic, "group", c.cfg.Kafka.Group, "instance_id", c.cfg.Kafka.InstanceID, "brokers", c.cfg.Kafka.Brokers,
 		"max_records", c.cfg.Batch.MaxRecords, "max_wait", c.cfg.Batch.MaxWait)
+	// The client would retry a refused password or an untrusted certificate
+	// silently, forever: fail at once with what to do. Other failures (a
+	// broker still starting) are left to its retries.
+	checkCtx, cancelCheck := context.WithTimeout(ctx, 15*time.Second)
+	cerr := c.cfg.Kafka.Conn.Check(checkCtx, c.cl)
+	cancelCheck()
+	if kafkaconn.IsPermanent(cerr) {
+		return cerr
+	} else if cerr != nil && ctx.Err() == nil {
+		c.log.Warn("Kafka not reachable yet; the client keeps retrying", "err", cerr)
+	}
 	var (
 		p    pending
 		w    window
@@ -192,7 +207,7 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 		}
 		fetches.EachError(func(topic string, part int32, err error) {
 			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-				c.log.Warn("fetch error; the client retries", "topic", topic, "partition", part, "err", err)
+				c.log.Warn("fetch error; the client retries", "topic", topic, "partition", part, "err", c.cfg.Kafka.Conn.Explain(err))
 			}
 		})
 		c.observeLag(fetches)
@@ -201,7 +216,7 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 				w.start = time.Now()
 				c.noteFirstRecord(w.start)
 			}
-			c.add(&p, r)
+			c.addTraced(&p, r)
 		})
 		if ctx.Err() != nil {
 			return c.shutdown(&p, &w)
@@ -243,14 +258,12 @@ func (c *Consumer) settleSpan(lastSettle time.Duration) time.Duration {
 }
 
 // Tuning of the bounded consumer. They are not configuration: they bound
-// memory and the uncommitted window, and the defaults of Batch cover the
-// rest.
+// the uncommitted window, and the defaults of Batch cover the rest (Limits
+// bound memory).
 const (
-	fetchMaxBytes          = 16 << 20
-	fetchMaxPartitionBytes = 4 << 20
-	settleCostFactor       = 4
-	maxSettleSpan          = 30 * time.Second
-	caughtUpWait           = 50 * time.Millisecond
+	settleCostFactor = 4
+	maxSettleSpan    = 30 * time.Second
+	caughtUpWait     = 50 * time.Millisecond
 )
 
 // shutdown inserts the open batch and settles and commits the window
@@ -276,6 +289,8 @@ func (c *Consumer) add(p *pending, r *kgo.Record) {
 	reason, detail := "", ""
 	var ev liqstreamv1.LiquidationEvent
 	switch schema := header(r, topics.HeaderSchema); {
+	case c.cfg.Kafka.tooLarge(r) != "":
+		reason, detail = ReasonRecordTooLarge, c.cfg.Kafka.tooLarge(r)
 	case len(r.Value) == 0:
 		reason, detail = ReasonEmptyValue, "record has no value"
 	case schema == topics.SchemaDeficitEvent:
@@ -338,13 +353,7 @@ func (c *Consumer) insert(ctx context.Context, p *pending, w *window) error {
 	}
 	if len(p.poison) > 0 {
 		if err := c.retry(ctx, "producing to the dead-letter topic", func(ctx context.Context) error {
-			// Fresh records per attempt: kgo keeps the context and state of
-			// a produced record, so a record that failed once fails again.
-			recs := make([]*kgo.Record, len(p.poison))
-			for i, r := range p.poison {
-				recs[i] = &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers}
-			}
-			return c.cl.ProduceSync(ctx, recs...).FirstErr()
+			return c.produceDLQ(ctx, p.poison)
 		}, func(error) bool { return true }); err != nil {
 			return err
 		}
@@ -356,14 +365,14 @@ func (c *Consumer) insert(ctx context.Context, p *pending, w *window) error {
 		}
 	}
 	if err := c.retry(ctx, "writing to ClickHouse", func(ctx context.Context) error {
-		return c.store.Insert(ctx, p.rows, &w.u)
+		return c.store.Insert(p.links.rows.context(ctx), p.rows, &w.u)
 	}, store.IsRetryable); err != nil {
 		return err
 	}
 	// Bad-debt records are written and their buckets recomputed at once;
 	// like the rows, they are acknowledged only when the window settles.
 	if err := c.retry(ctx, "writing bad debt to ClickHouse", func(ctx context.Context) error {
-		return c.store.WriteBadDebt(ctx, p.deficits)
+		return c.store.WriteBadDebt(p.links.deficits.context(ctx), p.deficits)
 	}, store.IsRetryable); err != nil {
 		return err
 	}

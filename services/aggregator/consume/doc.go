@@ -24,13 +24,15 @@
 //     are blocked while a window is open (kgo.BlockRebalanceOnPoll) and allowed
 //     only once it is settled and committed, so a partition never moves with
 //     uncommitted work and no other member re-reads a written batch.
-//   - A poison record (empty value, a schema header naming another message,
-//     bytes that do not decode as the message the header names, or an event
-//     the store rejects)
+//   - A poison record (over kafka.max_record_bytes, empty value, a schema
+//     header naming another message, bytes that do not decode as the message
+//     the header names, or an event the store rejects)
 //     is copied with its key, value and headers to the dead-letter topic with
 //     the reason in topics.HeaderDLQReason, a detail in HeaderDLQDetail and
 //     its origin in topics.HeaderDLQSource, and counted in
-//     dlq_records{reason}. It never stops the consumer and is never dropped.
+//     dlq_records{reason}. It never stops the consumer and is never dropped
+//     (a copy too large to produce goes without its value, the size in
+//     topics.HeaderDLQValueOmitted). Fetches are bounded by Limits.
 //   - Store failures are retried with backoff for as long as they are
 //     retryable; a non-retryable one makes Run return it without committing.
 //   - Run returns when ctx is cancelled, after inserting the open batch and

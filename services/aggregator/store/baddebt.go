@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/liqstream/liqstream/services/lib/telemetry"
 	"github.com/liqstream/liqstream/services/lib/usd"
 )
 
@@ -167,9 +168,12 @@ func (s *Store) WriteBadDebt(ctx context.Context, records []BadDebt) error {
 		rows[i] = r
 	}
 	ingestedAt := time.Now().UTC().Truncate(time.Second)
-	if err := s.retry(ctx, "insert bad debt rows", len(rows), func(ctx context.Context) error {
+	ictx, span := s.startInsert(ctx, "bad_debt", len(rows))
+	err := s.retry(ictx, "insert bad debt rows", len(rows), func(ctx context.Context) error {
 		return s.insertBadDebt(ctx, rows, ingestedAt)
-	}); err != nil {
+	})
+	telemetry.EndSpan(span, err)
+	if err != nil {
 		return err
 	}
 	seen := map[[2]int64]bool{}

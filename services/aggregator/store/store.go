@@ -16,6 +16,9 @@ import (
 	"github.com/shopspring/decimal"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/liqstream/liqstream/services/lib/telemetry"
 )
 
 // insertColumns is the explicit column list of every raw INSERT, in the order
@@ -99,11 +102,12 @@ type Store struct {
 
 	stored  metric.Int64Counter
 	latency metric.Float64Histogram
+	tracer  trace.Tracer // trace.go
 }
 
 // New connects to ClickHouse (lazily: the first statement dials) and
 // prepares the writer. It runs no DDL: apply migrations first.
-func New(cfg Config, log *slog.Logger, meter metric.Meter) (*Store, error) {
+func New(cfg Config, log *slog.Logger, meter metric.Meter, opts ...Option) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -119,7 +123,7 @@ func New(cfg Config, log *slog.Logger, meter metric.Meter) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening ClickHouse connection to %v: %w (check clickhouse.addr)", cfg.Addr, err)
 	}
-	s, err := NewWithConn(cfg, log, meter, conn)
+	s, err := NewWithConn(cfg, log, meter, conn, opts...)
 	if err != nil {
 		_ = conn.Close()
 		return nil, err
@@ -130,8 +134,11 @@ func New(cfg Config, log *slog.Logger, meter metric.Meter) (*Store, error) {
 // NewWithConn is New over an open connection whose default database holds
 // the liqstream tables (tests use it with testsupport.ClickHouseDB). Close
 // closes conn.
-func NewWithConn(cfg Config, log *slog.Logger, meter metric.Meter, conn driver.Conn) (*Store, error) {
+func NewWithConn(cfg Config, log *slog.Logger, meter metric.Meter, conn driver.Conn, opts ...Option) (*Store, error) {
 	s := &Store{cfg: cfg, log: log, conn: conn}
+	for _, o := range append([]Option{WithTracerProvider(nil)}, opts...) {
+		o(s)
+	}
 	var err error
 	if s.plan, err = loadRollupPlan(); err != nil {
 		return nil, err
@@ -142,7 +149,7 @@ func NewWithConn(cfg Config, log *slog.Logger, meter metric.Meter, conn driver.C
 	}
 	if s.latency, err = meter.Float64Histogram("insert_latency",
 		metric.WithDescription("Duration of one ClickHouse write step (raw insert or rollup recomputation), retries included."),
-		metric.WithUnit("s")); err != nil {
+		metric.WithUnit("s"), metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)); err != nil {
 		return nil, fmt.Errorf("creating metric insert_latency: %w", err)
 	}
 	return s, nil
@@ -220,9 +227,12 @@ func (s *Store) Insert(ctx context.Context, rows []Row, u *Unsettled) error {
 	if len(tombs) > 0 {
 		all = append(append(make([]Row, 0, len(rows)+len(tombs)), rows...), tombs...)
 	}
-	if err := s.retry(ctx, "insert raw rows", len(all), func(ctx context.Context) error {
+	ictx, span := s.startInsert(ctx, "liquidations", len(all))
+	err := s.retry(ictx, "insert raw rows", len(all), func(ctx context.Context) error {
 		return s.insertRaw(ctx, all, ingestedAt)
-	}); err != nil {
+	})
+	telemetry.EndSpan(span, err)
+	if err != nil {
 		return err
 	}
 	s.stored.Add(ctx, int64(len(rows)))

@@ -20,6 +20,10 @@ import (
 // ErrConfig is wrapped by Validate errors; the message names the key.
 var ErrConfig = errors.New("invalid fault config")
 
+// maxRequestBytes bounds a request body, as sim.DefaultMaxRequestBytes does
+// for the simulator behind: a larger one is answered 413.
+const maxRequestBytes = 8 << 20
+
 // Config is one simulated provider's behaviour. The zero value injects
 // nothing.
 type Config struct {
@@ -51,6 +55,14 @@ type Config struct {
 	WrongTypeRate   float64       `yaml:"wrong_type_rate"`
 	// LagBlocks keeps this endpoint's head that many blocks behind.
 	LagBlocks uint64 `yaml:"lag_blocks"`
+	// BadLogRate is the share of LiquidationCall logs, in [0, 1], that this
+	// provider serves corrupted inside an otherwise valid eth_getLogs
+	// answer: a topic missing, data cut short or too long, `removed: true`,
+	// an absurd amount, or an address topic with non-zero padding. The
+	// choice is a hash of (seed, transaction, log index), so a log is
+	// corrupted in every answer that holds it, however ranges are split or
+	// retried. BadLogs lists them.
+	BadLogRate float64 `yaml:"bad_log_rate"`
 }
 
 // Validate names the first invalid key.
@@ -65,7 +77,7 @@ func (c Config) Validate() error {
 		}
 	}
 	for key, r := range map[string]float64{"server_error_rate": c.ServerErrorRate, "timeout_rate": c.TimeoutRate,
-		"malformed_rate": c.MalformedRate, "wrong_type_rate": c.WrongTypeRate} {
+		"malformed_rate": c.MalformedRate, "wrong_type_rate": c.WrongTypeRate, "bad_log_rate": c.BadLogRate} {
 		if r < 0 || r > 1 {
 			return fmt.Errorf("%w: %s: %v is not in [0, 1]", ErrConfig, key, r)
 		}
@@ -103,6 +115,9 @@ type Injector struct {
 
 	requests, rangeRefused, resultCapped, throttled, serverErrors atomic.Int64
 	timeouts, malformed, wrongTypes, lagClamped                   atomic.Int64
+
+	badMu   sync.Mutex
+	badLogs map[string]string // "<tx>:<log index>" → corruption
 }
 
 // New wraps next (a JSON-RPC handler such as sim.Handler()).
@@ -119,7 +134,7 @@ func New(cfg Config, next http.Handler) (*Injector, error) {
 	if cfg.Hang == 0 {
 		cfg.Hang = 5 * time.Second
 	}
-	return &Injector{cfg: cfg, next: next, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed))}, nil
+	return &Injector{cfg: cfg, next: next, rng: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed)), badLogs: map[string]string{}}, nil
 }
 
 // Stats returns the counts so far.
@@ -157,9 +172,13 @@ func (in *Injector) decide() decision {
 // ServeHTTP applies the faults and forwards the rest to next.
 func (in *Injector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	in.requests.Add(1)
-	body, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBytes))
 	if err != nil {
-		http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
+		status := http.StatusBadRequest
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			status = http.StatusRequestEntityTooLarge
+		}
+		http.Error(w, fmt.Sprintf("reading body (at most %d bytes): %v", maxRequestBytes, err), status)
 		return
 	}
 	d := in.decide()
@@ -398,6 +417,9 @@ func (in *Injector) getLogs(r *http.Request, q *rpcRequest, lagHead uint64) rpcR
 			code, msg := resultError(in.cfg.Provider, from, to, okTo, in.cfg.MaxResults)
 			return rpcResponse{JSONRPC: "2.0", ID: q.ID, Error: &rpcError{Code: code, Message: msg}}
 		}
+	}
+	if in.cfg.BadLogRate > 0 && resp.Error == nil {
+		resp.Result = in.corruptLogs(resp.Result)
 	}
 	return resp
 }

@@ -53,6 +53,16 @@ type Config struct {
 	// LiquidationCall, as Aave V3.3 emits it. 0 (default) emits none, and
 	// every other log and the liquidation truth are the same for any value.
 	DeficitShare float64 `yaml:"deficit_share"`
+	// ReorgPriceShiftBps shifts the oracle's answers in reorged blocks by
+	// this many basis points per branch generation, as when an oracle update
+	// lands in the new branch: events that stay in their block change value
+	// and must be re-priced. 0 (default) keeps prices a function of block
+	// time only, on every branch.
+	ReorgPriceShiftBps int64 `yaml:"reorg_price_shift_bps"`
+	// MaxRequestBytes is the largest JSON-RPC request body served (default
+	// 8 MiB, DefaultMaxRequestBytes); a larger one is answered with HTTP 413
+	// and a JSON-RPC error, and counted in ServerStats.
+	MaxRequestBytes int64 `yaml:"max_request_bytes"`
 }
 
 // withDefaults returns cfg with zero fields set to their defaults.
@@ -87,8 +97,14 @@ func (cfg Config) Validate() error {
 	if cfg.To.Sub(cfg.From) > 400*24*time.Hour {
 		return fmt.Errorf("%w: window from %s to %s is longer than 400 days", ErrConfig, cfg.From.Format(time.RFC3339), cfg.To.Format(time.RFC3339))
 	}
+	if cfg.ReorgPriceShiftBps < 0 || cfg.ReorgPriceShiftBps > 1000 {
+		return fmt.Errorf("%w: reorg_price_shift_bps %d: must be in [0, 1000]", ErrConfig, cfg.ReorgPriceShiftBps)
+	}
 	if cfg.DeficitShare < 0 || cfg.DeficitShare > 1 {
 		return fmt.Errorf("%w: deficit_share %v: must be in [0, 1]", ErrConfig, cfg.DeficitShare)
+	}
+	if cfg.MaxRequestBytes < 0 {
+		return fmt.Errorf("%w: max_request_bytes %d: must be > 0 (0 takes the default %d)", ErrConfig, cfg.MaxRequestBytes, DefaultMaxRequestBytes)
 	}
 	if cfg.MaxLogResults < 0 {
 		return fmt.Errorf("%w: max_log_results %d: must be >= 0", ErrConfig, cfg.MaxLogResults)

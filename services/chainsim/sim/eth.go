@@ -377,7 +377,6 @@ func (c *chainState) ethCall(ps []json.RawMessage) (json.RawMessage, *rpcError) 
 
 // execute runs a view call of the oracle or a token at block n.
 func (c *chainState) execute(to common.Address, sel string, args []byte, n uint64) ([]byte, bool) {
-	ts := c.clk.time(n)
 	if to == c.oracle {
 		switch sel {
 		case selBaseCurrencyUnit:
@@ -389,7 +388,7 @@ func (c *chainState) execute(to common.Address, sel string, args []byte, n uint6
 			if !ok || c.byAddr[addr] == nil {
 				return nil, false
 			}
-			return uintWord(c.prices.price(c.byAddr[addr], ts)), true
+			return uintWord(c.priceAt(c.byAddr[addr], n)), true
 		case selGetAssetsPrices:
 			addrs, ok := argAddressArray(args)
 			if !ok {
@@ -401,7 +400,7 @@ func (c *chainState) execute(to common.Address, sel string, args []byte, n uint6
 				if a == nil {
 					return nil, false
 				}
-				prices[i] = c.prices.price(a, ts)
+				prices[i] = c.priceAt(a, n)
 			}
 			return abiUintArray(prices), true
 		}

@@ -30,18 +30,16 @@ type ReorgResult struct {
 // changes from the fork point on), about a quarter of the orphaned
 // transactions with liquidations vanish, a quarter move to another block of
 // the branch (repriced at that block), the rest stay in their block, and one
-// to three new liquidations appear. Blocks above the head keep their hashes
-// and logs. Truth reflects the canonical chain afterwards. The same seed on
-// the same state gives the same branch. It fails (wrapping ErrReorg) for an
-// unknown chain, a depth of 0 or above the head, or a simulation with
-// deficits (Config.DeficitShare), which reorgs do not model.
+// to three new liquidations appear. A transaction's DeficitCreated logs share
+// its fate. With Config.ReorgPriceShiftBps every event of the branch is
+// repriced, as the oracle answers differently there. Blocks above the head
+// keep their hashes and logs. Truth reflects the canonical chain afterwards.
+// The same seed on the same state gives the same branch. It fails (wrapping
+// ErrReorg) for an unknown chain or a depth of 0 or above the head.
 func (s *Sim) Reorg(chainID uint64, depth uint64, seed int64) (ReorgResult, error) {
 	c := s.chains[chainID]
 	if c == nil {
 		return ReorgResult{}, fmt.Errorf("%w: unknown chain %d", ErrReorg, chainID)
-	}
-	if s.cfg.DeficitShare > 0 {
-		return ReorgResult{}, fmt.Errorf("%w: chain %d: reorgs of a simulation with deficit_share > 0 are not modelled; set it to 0", ErrReorg, chainID)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -75,9 +73,16 @@ func (s *Sim) Reorg(chainID uint64, depth uint64, seed int64) (ReorgResult, erro
 			evByLog[[2]uint64{ev.BlockNumber, uint64(ev.LogIndex)}] = ev
 		}
 	}
+	defByLog := map[[2]uint64]Deficit{} // (block, log index) → deficit
+	for _, d := range s.truth.Deficits(chainID) {
+		if d.BlockNumber >= lo && d.BlockNumber <= head {
+			defByLog[[2]uint64{d.BlockNumber, uint64(d.LogIndex)}] = d
+		}
+	}
 	type branchLog struct {
-		sl servedLog
-		ev *Event
+		sl   servedLog
+		ev   *Event
+		orig [2]uint64 // (block, log index) before the reorg
 	}
 	var branch []branchLog
 	used := map[[2]uint64]bool{} // (block, log index) taken on the branch
@@ -110,7 +115,7 @@ func (s *Sim) Reorg(chainID uint64, depth uint64, seed int64) (ReorgResult, erro
 			}
 		}
 		for k := range tx {
-			branch = append(branch, branchLog{sl: tx[k], ev: evs[k]})
+			branch = append(branch, branchLog{sl: tx[k], ev: evs[k], orig: [2]uint64{tx[k].pos.block, uint64(tx[k].pos.logIndex)}})
 			branch[len(branch)-1].sl.pos.block = target
 		}
 		i = j
@@ -168,13 +173,26 @@ func (s *Sim) Reorg(chainID uint64, depth uint64, seed int64) (ReorgResult, erro
 	newLogs := make([]servedLog, 0, len(c.logs)-(end-first)+len(branch))
 	newLogs = append(newLogs, c.logs[:first]...)
 	var newEvents []Event
+	var newDeficits []Deficit
+	newIndex := map[[2]uint64]uint{} // original (block, log index) → new log index
+	for i := range branch {
+		if branch[i].orig != ([2]uint64{}) {
+			newIndex[branch[i].orig] = branch[i].sl.pos.logIndex
+		}
+	}
 	for i := range branch {
 		b := &branch[i]
 		b.sl.pos.blockHash = c.blockHash(b.sl.pos.block)
 		b.sl.pos.time = c.clk.time(b.sl.pos.block)
+		if d, ok := defByLog[b.orig]; ok {
+			d.BlockNumber, d.LogIndex = b.sl.pos.block, b.sl.pos.logIndex
+			d.LiquidationLogIndex = newIndex[[2]uint64{b.orig[0], uint64(d.LiquidationLogIndex)}]
+			d.AmountUSD = usd.Value(d.Amount, c.priceAt(c.byAddr[d.DebtAsset], d.BlockNumber), c.byAddr[d.DebtAsset].Decimals)
+			newDeficits = append(newDeficits, d)
+		}
 		if b.ev != nil {
 			ev := *b.ev
-			if ev.BlockNumber != b.sl.pos.block {
+			if ev.BlockNumber != b.sl.pos.block || c.shiftBps > 0 {
 				c.reprice(&ev, b.sl.pos.block)
 			}
 			ev.BlockHash, ev.TxIndex, ev.LogIndex = b.sl.pos.blockHash, b.sl.pos.txIndex, b.sl.pos.logIndex
@@ -203,6 +221,21 @@ func (s *Sim) Reorg(chainID uint64, depth uint64, seed int64) (ReorgResult, erro
 	evs = append(evs, newEvents...)
 	evs = append(evs, old[z:]...)
 	t.events[chainID] = evs
+	if oldDef := t.deficits[chainID]; len(oldDef) > 0 {
+		a := slices.IndexFunc(oldDef, func(d Deficit) bool { return d.BlockNumber >= lo })
+		if a < 0 {
+			a = len(oldDef)
+		}
+		z := a
+		for z < len(oldDef) && oldDef[z].BlockNumber <= head {
+			z++
+		}
+		defs := make([]Deficit, 0, len(oldDef)-(z-a)+len(newDeficits))
+		defs = append(defs, oldDef[:a]...)
+		defs = append(defs, newDeficits...)
+		defs = append(defs, oldDef[z:]...)
+		t.deficits[chainID] = defs
+	}
 	return res, nil
 }
 
@@ -222,7 +255,7 @@ func (c *chainState) reprice(ev *Event, n uint64) {
 	coll, debt := c.byAddr[ev.CollateralAsset], c.byAddr[ev.DebtAsset]
 	ts := c.clk.time(n)
 	ev.BlockNumber, ev.BlockTime = n, unixUTC(ts)
-	ev.CollateralPriceE8, ev.DebtPriceE8 = c.prices.price(coll, ts), c.prices.price(debt, ts)
+	ev.CollateralPriceE8, ev.DebtPriceE8 = c.priceAt(coll, n), c.priceAt(debt, n)
 	ev.DebtUSD = usd.Value(ev.DebtToCover, ev.DebtPriceE8, debt.Decimals)
 	ev.CollateralUSD = usd.Value(ev.LiquidatedCollateralAmount, ev.CollateralPriceE8, coll.Decimals)
 	ev.valueBonus(coll)

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 
 	"github.com/liqstream/liqstream/services/chainsim/sim"
+	"github.com/liqstream/liqstream/services/lib/usd"
 )
 
 // busyHead returns a head block whose last depth blocks hold the most
@@ -109,7 +112,6 @@ func TestReorg(t *testing.T) {
 
 func TestReorgErrors(t *testing.T) {
 	s := newSim(t, sim.Config{Seed: 1, Scale: 0.05, Chains: []uint64{1}})
-	d := newSim(t, sim.Config{Seed: 1, Scale: 0.05, Chains: []uint64{1}, DeficitShare: 0.1})
 	for _, tc := range []struct {
 		name  string
 		s     *sim.Sim
@@ -118,7 +120,7 @@ func TestReorgErrors(t *testing.T) {
 	}{
 		{"unknown chain", s, 5, 3},
 		{"zero depth", s, 1, 0},
-		{"deficits", d, 1, 3},
+		{"above the head", s, 1, 1 << 40},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := tc.s.Reorg(tc.chain, tc.depth, 1); !errors.Is(err, sim.ErrReorg) {
@@ -145,5 +147,79 @@ func rpcCall(t testing.TB, url, method string, params []any, out any) {
 	}
 	if err := json.Unmarshal(r.Result, out); err != nil {
 		t.Fatalf("%s result %s: %v", method, r.Result, err)
+	}
+}
+
+// TestReorgDeficitsAndPrices: DeficitCreated logs share their transaction's
+// fate, and with ReorgPriceShiftBps the oracle answers differently in the
+// branch, so events that stayed in their block change value.
+func TestReorgDeficitsAndPrices(t *testing.T) {
+	const chainID, depth, bps = 1, 64, 40
+	seed := testSeed(t)
+	s := newSim(t, sim.Config{Seed: seed, Scale: 1, Chains: []uint64{chainID}, DeficitShare: 0.5, ReorgPriceShiftBps: bps})
+	head := busyHead(t, s, chainID, depth)
+	s.SetHead(chainID, head)
+	fork := head - depth + 1
+	inBranch := func(n uint64) bool { return n >= fork && n <= head }
+	beforeEv := map[common.Hash]sim.Event{}
+	for _, ev := range s.Truth().Events(chainID) {
+		if inBranch(ev.BlockNumber) {
+			beforeEv[ev.TxHash] = ev
+		}
+	}
+	var someAsset common.Address
+	for _, ev := range beforeEv {
+		someAsset = ev.DebtAsset
+		break
+	}
+	p0, _ := s.PriceE8(chainID, someAsset, fork)
+	if _, err := s.Reorg(chainID, depth, 11); err != nil {
+		t.Fatalf("Reorg: %v", err)
+	}
+	p1, _ := s.PriceE8(chainID, someAsset, fork)
+	if want := new(big.Int).Quo(new(big.Int).Mul(p0, big.NewInt(10_000+bps)), big.NewInt(10_000)); p1.Cmp(want) != 0 {
+		t.Errorf("price at the fork block after the reorg = %s, want %s (+%d bps of %s)", p1, want, bps, p0)
+	}
+	events := map[[2]uint64]sim.Event{}
+	stayedRepriced := 0
+	for _, ev := range s.Truth().Events(chainID) {
+		events[[2]uint64{ev.BlockNumber, uint64(ev.LogIndex)}] = ev
+		if b, ok := beforeEv[ev.TxHash]; ok && b.BlockNumber == ev.BlockNumber && inBranch(ev.BlockNumber) && b.DebtUSD.Cmp(ev.DebtUSD) != 0 {
+			stayedRepriced++
+		}
+	}
+	if stayedRepriced == 0 {
+		t.Errorf("no liquidation that stayed in its block was repriced")
+	}
+	url := serve(t, s)
+	var logs []struct {
+		BlockNumber hexutil.Uint64 `json:"blockNumber"`
+		LogIndex    hexutil.Uint   `json:"logIndex"`
+		TxHash      common.Hash    `json:"transactionHash"`
+	}
+	rpcCall(t, url+"/1", "eth_getLogs", []any{map[string]any{"fromBlock": fmt.Sprintf("0x%x", fork), "toBlock": fmt.Sprintf("0x%x", head),
+		"topics": []any{sim.TopicDeficitCreated}}}, &logs)
+	var defs []sim.Deficit
+	for _, d := range s.Truth().Deficits(chainID) {
+		if inBranch(d.BlockNumber) {
+			defs = append(defs, d)
+		}
+	}
+	if len(defs) == 0 || len(logs) != len(defs) {
+		t.Fatalf("served %d DeficitCreated logs in [%d, %d], truth has %d (want > 0 and equal)", len(logs), fork, head, len(defs))
+	}
+	for i, d := range defs {
+		l := logs[i]
+		if uint64(l.BlockNumber) != d.BlockNumber || uint(l.LogIndex) != d.LogIndex || l.TxHash != d.TxHash {
+			t.Errorf("deficit %d: served (%d, %d, %s), truth (%d, %d, %s)", i, l.BlockNumber, l.LogIndex, l.TxHash, d.BlockNumber, d.LogIndex, d.TxHash)
+		}
+		liq, ok := events[[2]uint64{d.BlockNumber, uint64(d.LiquidationLogIndex)}]
+		if !ok || liq.TxHash != d.TxHash || liq.Borrower != d.Borrower {
+			t.Errorf("deficit %d in tx %s: its liquidation (log %d) is not in the truth of that transaction", i, d.TxHash, d.LiquidationLogIndex)
+			continue
+		}
+		if want := usd.Value(d.Amount, liq.DebtPriceE8, liq.DebtDecimals); want.Cmp(d.AmountUSD) != 0 {
+			t.Errorf("deficit %d: amount USD %s, want %s at the branch price", i, d.AmountUSD, want)
+		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,7 +19,6 @@ const (
 	codeServer         = -32000 // geth's generic error: unknown block, bad range
 	codeLimitExceeded  = -32005 // Infura's range and result caps
 	codeReverted       = 3      // geth's execution reverted
-	maxBodyBytes       = 8 << 20
 )
 
 // rpcError is a JSON-RPC error object; it is also a Go error inside handlers.
@@ -66,13 +64,8 @@ func (s *Sim) Handler() http.Handler {
 			http.Error(w, "JSON-RPC needs POST", http.StatusMethodNotAllowed)
 			return
 		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
-		if err != nil {
-			http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		if len(body) > maxBodyBytes {
-			http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
+		body, ok := s.readRequest(w, r)
+		if !ok {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

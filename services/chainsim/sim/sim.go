@@ -23,6 +23,7 @@ type Sim struct {
 	order  []uint64
 	chains map[uint64]*chainState
 	truth  *Truth
+	limits serverLimits
 }
 
 // chainState is one simulated chain.
@@ -45,6 +46,7 @@ type chainState struct {
 	windowEnd     uint64 // first block at or after To
 	maxLogRange   uint64
 	maxLogResults int
+	shiftBps      int64 // Config.ReorgPriceShiftBps
 
 	// mu guards logs and gens, which Reorg replaces.
 	mu sync.RWMutex
@@ -80,7 +82,8 @@ func New(cfg Config) (*Sim, error) {
 		cs := &chainState{id: id, slug: spec.slug, clk: clock{spec.anchorN, spec.blockMs}, hash: hasher{cfg.Seed, id},
 			pool: common.HexToAddress(m.Pool), oracle: common.HexToAddress(m.Oracle), dataProvider: common.HexToAddress(m.DataProvider), assets: assetsFor(id),
 			byAddr: map[common.Address]*Asset{}, prices: prices, safeDepth: ch.Confirmations / 2,
-			finalDepth: ch.Confirmations, gasLimit: spec.gasLimit, maxLogRange: cfg.MaxLogRange, maxLogResults: cfg.MaxLogResults}
+			finalDepth: ch.Confirmations, gasLimit: spec.gasLimit, maxLogRange: cfg.MaxLogRange, maxLogResults: cfg.MaxLogResults,
+			shiftBps: cfg.ReorgPriceShiftBps}
 		for i := range cs.assets {
 			cs.byAddr[cs.assets[i].Address] = &cs.assets[i]
 		}
@@ -218,7 +221,21 @@ func (s *Sim) PriceE8(chainID uint64, asset common.Address, n uint64) (*big.Int,
 	if a == nil {
 		return nil, false
 	}
-	return c.prices.price(a, c.clk.time(n)), true
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.priceAt(a, n), true
+}
+
+// priceAt is the oracle price of a at block n: the price path at the block's
+// time, shifted in reorged blocks by Config.ReorgPriceShiftBps per branch
+// generation. The caller holds c.mu.
+func (c *chainState) priceAt(a *Asset, n uint64) *big.Int {
+	p := c.prices.price(a, c.clk.time(n))
+	if g := c.gens[n]; g > 0 && c.shiftBps > 0 {
+		p.Mul(p, big.NewInt(10_000+c.shiftBps*int64(g)))
+		p.Quo(p, big.NewInt(10_000))
+	}
+	return p
 }
 
 // Serve listens on addr (e.g. "127.0.0.1:0") and serves Handler until ctx is

@@ -18,6 +18,7 @@ import (
 	"github.com/liqstream/liqstream/services/ingest/price"
 	"github.com/liqstream/liqstream/services/ingest/protocol"
 	"github.com/liqstream/liqstream/services/ingest/rpc"
+	"github.com/liqstream/liqstream/services/lib/telemetry"
 	"github.com/liqstream/liqstream/services/lib/usd"
 )
 
@@ -89,12 +90,15 @@ type marketWork struct {
 // fetch fills c: logs, decode, headers, tokens, prices, reserve
 // configuration, events and deficits.
 func (in *Ingester) fetch(ctx context.Context, st stage, c *chunk) {
+	ctx, end := in.traceFetch(ctx, c)
+	defer end()
 	in.rangeHist.Record(ctx, int64(c.hi-c.lo+1), metric.WithAttributes(attribute.String("chain", in.r.chain.Slug)))
 	logs, err := st.rpc.Logs(ctx, c.lo, c.hi, in.r.set.Pools(), in.r.set.Topics())
 	if err != nil {
 		c.err = err
 		return
 	}
+	_, decodeSpan := in.startStep(ctx, SpanDecode)
 	slices.SortFunc(logs, func(a, b types.Log) int {
 		if a.BlockNumber != b.BlockNumber {
 			return cmpU(a.BlockNumber, b.BlockNumber)
@@ -142,6 +146,7 @@ func (in *Ingester) fetch(ctx context.Context, st stage, c *chunk) {
 		w.assetsAt[l.BlockNumber] = append(w.assetsAt[l.BlockNumber], lq.Collateral, lq.Debt)
 		w.collAt[l.BlockNumber] = append(w.collAt[l.BlockNumber], lq.Collateral)
 	}
+	endDecode(decodeSpan, len(logs), len(ok))
 	hdrs, err := st.rpc.HeadersBatch(ctx, blocks)
 	if err != nil {
 		c.err = err
@@ -156,12 +161,15 @@ func (in *Ingester) fetch(ctx context.Context, st stage, c *chunk) {
 	if len(ok) == 0 {
 		return
 	}
+	pctx, priceSpan := in.startStep(ctx, SpanPrice)
 	for pool, w := range work {
 		m, _ := in.r.set.Lookup(pool)
-		if c.err = in.lookups(ctx, st.pricers[pool], m, c.hi, w); c.err != nil {
+		if c.err = in.lookups(pctx, st.pricers[pool], m, c.hi, w); c.err != nil {
+			telemetry.EndSpan(priceSpan, c.err)
 			return
 		}
 	}
+	priceSpan.End()
 	observed := timestamppb.New(in.now())
 	for i := range ok {
 		d := &ok[i]

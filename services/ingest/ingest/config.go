@@ -13,6 +13,7 @@ import (
 	"github.com/liqstream/liqstream/services/ingest/publish"
 	"github.com/liqstream/liqstream/services/ingest/rpc"
 	"github.com/liqstream/liqstream/services/lib/chains"
+	"github.com/liqstream/liqstream/services/lib/kafkaconn"
 	"github.com/liqstream/liqstream/services/lib/secret"
 )
 
@@ -35,7 +36,8 @@ type Config struct {
 	// log_range_grow_after, rpc_max_attempts, rpc_backoff, rpc_max_backoff,
 	// rpc_timeout, rpc_batch_size, rpc_lag_blocks, rpc_lag_for,
 	// rpc_fail_threshold, rpc_fail_window, rpc_demote_for,
-	// rpc_head_probe_interval. Defaults: rpc.DefaultPolicy.
+	// rpc_head_probe_interval, rpc_max_response_bytes,
+	// rpc_max_logs_per_response. Defaults: rpc.DefaultPolicy.
 	RPC rpc.Policy `yaml:",inline"`
 	// From is the first block of the window: a block number, a UTC date
 	// ("2026-01-01") or an RFC3339 time. Required.
@@ -58,8 +60,12 @@ type Config struct {
 	Concurrency int `yaml:"concurrency"`
 	// ProgressInterval is how often progress is logged (default 5s).
 	ProgressInterval time.Duration `yaml:"progress_interval"`
-	// MetricsAddr serves /metrics (used by cmd/ingest; empty: off).
+	// MetricsAddr serves /metrics, /healthz and /readyz (used by cmd/ingest;
+	// empty: off).
 	MetricsAddr string `yaml:"metrics_addr"`
+	// Health bounds readiness (/readyz): health.max_head_lag_blocks
+	// (default twice the confirmation depth). See Ingester.Ready.
+	Health HealthConfig `yaml:"health"`
 	// Kafka configures the producer; kafka.topic_prefix is for tests only.
 	Kafka publish.Config `yaml:"kafka"`
 	// Market overrides the chain's primary Aave V3 market from lib/chains.
@@ -89,7 +95,7 @@ func DefaultConfig() Config {
 		PollInterval:     2 * time.Second,
 		Concurrency:      4,
 		ProgressInterval: 5 * time.Second,
-		Kafka:            publish.Config{Brokers: []string{"127.0.0.1:9092"}},
+		Kafka:            publish.Config{Conn: kafkaconn.Conn{Brokers: []string{"127.0.0.1:9092"}}},
 		RPC:              rpc.DefaultPolicy(),
 	}
 }
@@ -156,6 +162,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Kafka.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if err := c.Health.Validate(); err != nil {
+		return err
 	}
 	for key, v := range map[string]string{"market.pool": c.Market.Pool, "market.oracle": c.Market.Oracle} {
 		if v != "" && !common.IsHexAddress(v) {

@@ -44,4 +44,15 @@
 //
 // Progress returns a snapshot for orchestrators; progress is also logged
 // every progress_interval.
+//
+// Health (health.go): Ready is cmd/ingest's /readyz check. Ready means Run
+// is past its start (topics, RPC pool, checkpoint), has not stopped, the RPC
+// pool's last attempt got an answer (rpc.Client.Health), no Kafka
+// transaction has been open longer than the transaction timeout, and the
+// head lag (head − next block) is at most health.max_head_lag_blocks
+// (default twice the confirmation depth, at least 4); otherwise the reason.
+// The gauges ingest_head_lag_blocks{chain}, ingest_head_lag_seconds{chain}
+// (head block timestamp − last ingested block's) and
+// ingest_head_lag_limit_blocks{chain} (the bound) are read from the same
+// state at every scrape, so they move during a backfill too.
 package ingest

@@ -55,7 +55,7 @@ type Ingester struct {
 	published  metric.Int64Counter
 	decodeErrs metric.Int64Counter
 	rangeHist  metric.Int64Histogram
-	headLag    metric.Int64Gauge
+	hs         health // health.go: readiness and the head-lag gauges
 	meter      metric.Meter
 	bm         buildMetrics
 
@@ -69,10 +69,14 @@ type Ingester struct {
 
 	mu   sync.Mutex
 	prog Progress
+	// quietProgress stops Run's periodic progress log (QuietProgress).
+	quietProgress bool
+
+	tr tracing // trace.go
 }
 
 // New validates cfg and builds an Ingester; it does no I/O. meter may be nil.
-func New(cfg Config, log *slog.Logger, meter metric.Meter) (*Ingester, error) {
+func New(cfg Config, log *slog.Logger, meter metric.Meter, opts ...Option) (*Ingester, error) {
 	r, err := cfg.resolve()
 	if err != nil {
 		return nil, err
@@ -83,7 +87,7 @@ func New(cfg Config, log *slog.Logger, meter metric.Meter) (*Ingester, error) {
 	if meter == nil {
 		meter = noop.NewMeterProvider().Meter("")
 	}
-	in := &Ingester{cfg: cfg, r: r, log: log.With("chain", r.chain.Slug), now: time.Now, meter: meter}
+	in := &Ingester{cfg: cfg, r: r, log: log.With("chain", r.chain.Slug), now: time.Now, meter: meter, tr: newTracing(opts)}
 	in.prog = Progress{Chain: r.chain.Slug, ChainID: r.chain.ID}
 	in.recent = newRecent()
 	if in.reorgs, err = meter.Int64Counter("reorgs_detected", metric.WithDescription("reorgs that orphaned blocks at or below the checkpoint")); err != nil {
@@ -98,13 +102,14 @@ func New(cfg Config, log *slog.Logger, meter metric.Meter) (*Ingester, error) {
 	if in.decodeErrs, err = meter.Int64Counter("decode_errors", metric.WithDescription("logs sent to the dead-letter topic, by reason")); err != nil {
 		return nil, err
 	}
-	if in.rangeHist, err = meter.Int64Histogram("getlogs_range_blocks", metric.WithDescription("block span of eth_getLogs requests")); err != nil {
+	if in.rangeHist, err = meter.Int64Histogram("getlogs_range_blocks", metric.WithDescription("block span of eth_getLogs requests"),
+		metric.WithExplicitBucketBoundaries(1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10_000, 50_000)); err != nil {
 		return nil, err
 	}
 	if in.bm, err = newBuildMetrics(meter); err != nil {
 		return nil, err
 	}
-	if in.headLag, err = meter.Int64Gauge("ingest_head_lag_blocks", metric.WithDescription("blocks between the chain head and the next block to ingest")); err != nil {
+	if err = in.initHealth(meter); err != nil {
 		return nil, err
 	}
 	return in, nil
@@ -139,7 +144,7 @@ func (in *Ingester) Run(ctx context.Context) (err error) {
 			in.update(func(p *Progress) { p.Err = err })
 		}
 	}()
-	pub, err := publish.New(in.cfg.Kafka, in.log, in.r.chain.ID)
+	pub, err := publish.New(in.cfg.Kafka, in.log, in.r.chain.ID, publish.WithTracerProvider(in.tr.tp))
 	if err != nil {
 		return err
 	}
@@ -148,7 +153,7 @@ func (in *Ingester) Run(ctx context.Context) (err error) {
 		return stopped(ctx, err)
 	}
 	cl, err := rpc.New(ctx, rpc.Config{URL: in.cfg.RPCURL, URLs: in.cfg.RPCURLs, ChainID: in.r.chain.ID, Chain: in.r.chain.Slug,
-		MaxLogRange: in.r.logRange, Policy: in.cfg.RPC}, in.log, in.meter)
+		MaxLogRange: in.r.logRange, Policy: in.cfg.RPC, TracerProvider: in.tr.tp}, in.log, in.meter)
 	if err != nil {
 		return stopped(ctx, err)
 	}
@@ -191,6 +196,7 @@ func (in *Ingester) Run(ctx context.Context) (err error) {
 		next = to
 	}
 	in.update(func(p *Progress) { p.From, p.To, p.Current = from, to, next })
+	in.connected(cl, pub.TransactionTimeout())
 	in.log.Info("ingest starting", "market", in.r.market.Name, "pool", strings.ToLower(in.r.pool.Hex()),
 		"from", from, "to", to, "next", next, "head", head, "safe", safe, "log_range", in.r.logRange,
 		"concurrency", in.cfg.Concurrency, "follow", in.cfg.Follow, "rpc_endpoints", cl.Endpoints())
@@ -209,7 +215,6 @@ func (in *Ingester) Run(ctx context.Context) (err error) {
 				return stopped(ctx, err)
 			}
 		}
-		in.headLag.Record(ctx, int64(head)-int64(next), metric.WithAttributes(attribute.String("chain", in.r.chain.Slug)))
 		if to != 0 && !toPending && next >= to {
 			p := in.Progress()
 			in.update(func(p *Progress) { p.Done = true })
@@ -274,6 +279,7 @@ func (in *Ingester) safeHead(ctx context.Context, cl *rpc.Client) (safe, head ui
 	if head, err = cl.Head(ctx); err != nil {
 		return 0, 0, err
 	}
+	in.noteHead(ctx, cl, head)
 	safe = 0
 	if head > in.r.confirmations {
 		safe = head - in.r.confirmations
@@ -293,7 +299,15 @@ func (in *Ingester) blockOf(ctx context.Context, hs HeaderSource, b bound, head 
 	return BlockAtTime(ctx, hs, b.t, 0, head)
 }
 
+// QuietProgress stops Run from logging "ingest progress" every
+// progress_interval, for a caller that reports Progress() itself (cmd/ingest
+// draws a progress bar). Call it before Run.
+func (in *Ingester) QuietProgress() { in.quietProgress = true }
+
 func (in *Ingester) logProgress(ctx context.Context) func() {
+	if in.quietProgress {
+		return func() {}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -325,6 +339,7 @@ type chunk struct {
 	deficits []*liqstreamv1.DeficitEvent
 	letters  []deadLetter
 	err      error
+	span     fetchSpan // trace.go
 }
 
 type deadLetter struct {
@@ -386,18 +401,17 @@ func (in *Ingester) ingestRange(ctx context.Context, st stage, next, end uint64)
 		// An event id published before (a reorg moved its transaction above
 		// the checkpoint) gets the next revision.
 		for _, c := range chunks {
-			for _, ev := range c.events {
-				if ra, ok := in.recent.revs[ev.EventId]; ok {
-					ev.Revision = ra.rev + 1
-				}
-			}
+			nextRevision(in.recent, c.events)
+			nextRevision(in.recent, c.deficits)
 		}
 		// The group's events, dead letters and checkpoint are one Kafka
 		// transaction (package publish): all visible to read_committed
 		// consumers, or none; an aborted attempt is run again.
 		cp := publish.Checkpoint{Block: last.hi, Hash: strings.ToLower(last.hiHash.Hex())}
+		in.kafkaBegin()
 		if err := st.pub.Transact(ctx, cp, func(tctx context.Context) error {
 			for _, c := range chunks {
+				tctx := c.context(tctx) // the records' spans are children of the chunk's fetch span
 				for _, ev := range c.events {
 					if err := st.pub.Publish(tctx, ev); err != nil {
 						return err
@@ -416,15 +430,19 @@ func (in *Ingester) ingestRange(ctx context.Context, st stage, next, end uint64)
 		}); err != nil {
 			return next, err
 		}
+		in.kafkaDone()
+		in.noteIngested(ctx, st.rpc, last.hi)
 		var evs []*liqstreamv1.LiquidationEvent
+		var defs []*liqstreamv1.DeficitEvent
 		for _, c := range chunks {
 			evs = append(evs, c.events...)
+			defs = append(defs, c.deficits...)
 			for _, d := range c.letters {
 				in.logDeadLetter(ctx, d)
 			}
 		}
 		in.cpHash = cp.Hash
-		in.recent.add(cp, evs)
+		in.recent.add(cp, evs, defs)
 		if keep := max(recentKeepFactor*in.r.confirmations, recentMin); cp.Block > keep {
 			in.recent.prune(cp.Block - keep)
 		}
@@ -433,7 +451,7 @@ func (in *Ingester) ingestRange(ctx context.Context, st stage, next, end uint64)
 			nev += len(c.events)
 			ndl += len(c.letters)
 		}
-		in.published.Add(ctx, int64(nev), metric.WithAttributes(attribute.String("chain", in.r.chain.Slug), attribute.String("protocol", in.r.market.Protocol)))
+		in.countPublished(ctx, chunks)
 		next = last.hi + 1
 		in.update(func(p *Progress) {
 			p.Current = next

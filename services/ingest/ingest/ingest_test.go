@@ -34,9 +34,14 @@ type fixture struct {
 }
 
 // startSim serves an in-process chainsim for one chain on 127.0.0.1.
-func startSim(t testing.TB, chainID uint64, slug string, scale float64) fixture {
+// startSim serves a chainsim of one chain; opts adjust its config.
+func startSim(t testing.TB, chainID uint64, slug string, scale float64, opts ...func(*sim.Config)) fixture {
 	t.Helper()
-	s, err := sim.New(sim.Config{Seed: testsupport.Seed(t), Scale: scale, Chains: []uint64{chainID}})
+	cfg := sim.Config{Seed: testsupport.Seed(t), Scale: scale, Chains: []uint64{chainID}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s, err := sim.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/liqstream/liqstream/proto/liqstreamv1"
 	"github.com/liqstream/liqstream/services/ingest/publish"
@@ -51,12 +52,14 @@ const (
 
 // recent is the bounded in-memory record of what ingest published: the hash
 // of each block that had events or ended a group, the latest version of
-// each event, and the latest revision of every event id (retracted ones
-// included), for the last blocks below the checkpoint.
+// each liquidation and deficit record, and the latest revision of every
+// event id (retracted ones included), for the last blocks below the
+// checkpoint.
 type recent struct {
-	hashes map[uint64]string
-	events map[uint64][]*liqstreamv1.LiquidationEvent
-	revs   map[string]revAt
+	hashes   map[uint64]string
+	events   map[uint64][]*liqstreamv1.LiquidationEvent
+	deficits map[uint64][]*liqstreamv1.DeficitEvent
+	revs     map[string]revAt
 }
 
 type revAt struct {
@@ -65,16 +68,32 @@ type revAt struct {
 }
 
 func newRecent() *recent {
-	return &recent{hashes: map[uint64]string{}, events: map[uint64][]*liqstreamv1.LiquidationEvent{}, revs: map[string]revAt{}}
+	return &recent{hashes: map[uint64]string{}, events: map[uint64][]*liqstreamv1.LiquidationEvent{},
+		deficits: map[uint64][]*liqstreamv1.DeficitEvent{}, revs: map[string]revAt{}}
 }
 
-// add records a committed group: its events and its checkpoint.
-func (r *recent) add(cp publish.Checkpoint, evs []*liqstreamv1.LiquidationEvent) {
+// add records a committed group: its events, deficits and checkpoint.
+func (r *recent) add(cp publish.Checkpoint, evs []*liqstreamv1.LiquidationEvent, defs []*liqstreamv1.DeficitEvent) {
 	r.hashes[cp.Block] = cp.Hash
 	for _, ev := range evs {
 		r.hashes[ev.BlockNumber] = strings.ToLower(ev.BlockHash)
 		r.events[ev.BlockNumber] = append(r.events[ev.BlockNumber], ev)
 		r.revs[ev.EventId] = revAt{ev.Revision, ev.BlockNumber}
+	}
+	for _, d := range defs {
+		r.hashes[d.BlockNumber] = strings.ToLower(d.BlockHash)
+		r.deficits[d.BlockNumber] = append(r.deficits[d.BlockNumber], d)
+		r.revs[d.EventId] = revAt{d.Revision, d.BlockNumber}
+	}
+}
+
+// nextRevision gives every record whose event id was published before (a
+// reorg moved its transaction above the checkpoint) the next revision.
+func nextRevision[T revisioned](r *recent, recs []T) {
+	for _, rec := range recs {
+		if ra, ok := r.revs[rec.GetEventId()]; ok {
+			setRevision(rec, ra.rev+1)
+		}
 	}
 }
 
@@ -84,6 +103,7 @@ func (r *recent) prune(low uint64) {
 		if n < low {
 			delete(r.hashes, n)
 			delete(r.events, n)
+			delete(r.deficits, n)
 		}
 	}
 	for id, ra := range r.revs {
@@ -94,24 +114,98 @@ func (r *recent) prune(low uint64) {
 }
 
 // dropAbove forgets the blocks above fork (they were orphaned).
-func (r *recent) dropAbove(fork uint64) []*liqstreamv1.LiquidationEvent {
-	var out []*liqstreamv1.LiquidationEvent
+func (r *recent) dropAbove(fork uint64) {
 	for n := range r.hashes {
 		if n > fork {
-			out = append(out, r.events[n]...)
 			delete(r.hashes, n)
 			delete(r.events, n)
+			delete(r.deficits, n)
+		}
+	}
+}
+
+// above returns the recorded versions of the blocks above fork, by event id.
+func above[T revisioned](byBlock map[uint64][]T, fork uint64) map[string]T {
+	out := map[string]T{}
+	for n, recs := range byBlock {
+		if n > fork {
+			for _, rec := range recs {
+				out[rec.GetEventId()] = rec
+			}
 		}
 	}
 	return out
 }
 
-// sameContent compares two versions of an event, ignoring observation time,
+// revisioned is what both record types of the topic share: an event id, a
+// block, and revision and status fields (set through protoreflect).
+type revisioned interface {
+	proto.Message
+	GetEventId() string
+	GetBlockNumber() uint64
+	GetRevision() uint64
+}
+
+// Field names common to LiquidationEvent and DeficitEvent.
+const (
+	fieldRevision   = "revision"
+	fieldStatus     = "status"
+	fieldObservedAt = "observed_at"
+)
+
+func setRevision(m proto.Message, rev uint64) {
+	r := m.ProtoReflect()
+	r.Set(r.Descriptor().Fields().ByName(fieldRevision), protoreflect.ValueOfUint64(rev))
+}
+
+// retraction is a copy of m at revision rev with status RETRACTED.
+func retraction[T revisioned](m T, rev uint64) T {
+	c := proto.Clone(m).(T)
+	r := c.ProtoReflect()
+	setRevision(c, rev)
+	r.Set(r.Descriptor().Fields().ByName(fieldStatus), protoreflect.ValueOfEnum(protoreflect.EnumNumber(liqstreamv1.Status_STATUS_RETRACTED)))
+	return c
+}
+
+// sameContent compares two versions of a record, ignoring observation time,
 // revision and status.
-func sameContent(a, b *liqstreamv1.LiquidationEvent) bool {
-	x, y := proto.Clone(a).(*liqstreamv1.LiquidationEvent), proto.Clone(b).(*liqstreamv1.LiquidationEvent)
-	x.ObservedAt, y.ObservedAt, x.Revision, y.Revision, x.Status, y.Status = nil, nil, 0, 0, 0, 0
+func sameContent(a, b proto.Message) bool {
+	x, y := proto.Clone(a), proto.Clone(b)
+	for _, m := range []protoreflect.Message{x.ProtoReflect(), y.ProtoReflect()} {
+		for _, name := range []protoreflect.Name{fieldRevision, fieldStatus, fieldObservedAt} {
+			m.Clear(m.Descriptor().Fields().ByName(name))
+		}
+	}
 	return proto.Equal(x, y)
+}
+
+// repair compares the canonical records of the reorged blocks (fresh) with
+// what was published for them (old, by event id). It returns what to
+// publish: a new revision of every record that is new or changed (unchanged
+// ones keep their revision and are not republished) and a retraction of
+// every orphaned one, sorted by event id, and how many were retracted.
+func repair[T revisioned](r *recent, old map[string]T, fresh []T) (out []T, retracted int) {
+	freshIDs := map[string]bool{}
+	for _, rec := range fresh {
+		id := rec.GetEventId()
+		freshIDs[id] = true
+		if prev, ok := old[id]; ok && sameContent(prev, rec) {
+			setRevision(rec, prev.GetRevision()) // unchanged: nothing to publish
+			continue
+		}
+		if ra, ok := r.revs[id]; ok {
+			setRevision(rec, ra.rev+1)
+		}
+		out = append(out, rec)
+	}
+	for id, rec := range old {
+		if !freshIDs[id] {
+			out = append(out, retraction(rec, r.revs[id].rev+1))
+			retracted++
+		}
+	}
+	slices.SortFunc(out, func(a, b T) int { return strings.Compare(a.GetEventId(), b.GetEventId()) })
+	return out, retracted
 }
 
 // handleReorg repairs what was published up to block cp (the checkpoint)
@@ -155,8 +249,14 @@ func (in *Ingester) handleReorg(ctx context.Context, st stage, cp uint64) error 
 	in.reorgs.Add(ctx, 1, attrs)
 	in.log.Warn("reorg below the checkpoint: repairing published events", "fork", fork, "checkpoint", cp,
 		"checkpoint_hash", in.cpHash, "canonical_hash", strings.ToLower(hs[len(hs)-1].Hash.Hex()))
-	// Canonical events of (fork, cp], fetched in log_range chunks.
+	// Prices and reserves are cached by block number: re-read the reorged
+	// blocks' state from the canonical chain.
+	for _, p := range st.pricers {
+		p.Forget(fork + 1)
+	}
+	// Canonical records of (fork, cp], fetched in log_range chunks.
 	var fresh []*liqstreamv1.LiquidationEvent
+	var freshDefs []*liqstreamv1.DeficitEvent
 	var letters []deadLetter
 	var cpHash string
 	for lo := fork + 1; lo <= cp; {
@@ -166,46 +266,22 @@ func (in *Ingester) handleReorg(ctx context.Context, st stage, cp uint64) error 
 			return fmt.Errorf("re-reading blocks [%d, %d] after a reorg: %w", c.lo, c.hi, c.err)
 		}
 		fresh = append(fresh, c.events...)
+		freshDefs = append(freshDefs, c.deficits...)
 		letters = append(letters, c.letters...)
 		cpHash = strings.ToLower(c.hiHash.Hex())
 		lo = c.hi + 1
 	}
-	old := map[string]*liqstreamv1.LiquidationEvent{}
-	for n, evs := range in.recent.events {
-		if n > fork {
-			for _, ev := range evs {
-				old[ev.EventId] = ev
-			}
-		}
-	}
-	freshIDs := map[string]bool{}
-	var out []*liqstreamv1.LiquidationEvent
-	retracted := 0
-	for _, ev := range fresh {
-		freshIDs[ev.EventId] = true
-		if prev, ok := old[ev.EventId]; ok && sameContent(prev, ev) {
-			ev.Revision = prev.Revision // unchanged: nothing to publish
-			continue
-		}
-		if ra, ok := in.recent.revs[ev.EventId]; ok {
-			ev.Revision = ra.rev + 1
-		}
-		out = append(out, ev)
-	}
-	for id, ev := range old {
-		if freshIDs[id] {
-			continue
-		}
-		r := proto.Clone(ev).(*liqstreamv1.LiquidationEvent)
-		r.Revision, r.Status = in.recent.revs[id].rev+1, liqstreamv1.Status_STATUS_RETRACTED
-		out = append(out, r)
-		retracted++
-	}
-	slices.SortFunc(out, func(a, b *liqstreamv1.LiquidationEvent) int { return strings.Compare(a.EventId, b.EventId) })
+	out, retracted := repair(in.recent, above(in.recent.events, fork), fresh)
+	outDefs, retractedDefs := repair(in.recent, above(in.recent.deficits, fork), freshDefs)
 	ck := publish.Checkpoint{Block: cp, Hash: cpHash}
 	if err := st.pub.Transact(ctx, ck, func(tctx context.Context) error {
 		for _, ev := range out {
 			if err := st.pub.Publish(tctx, ev); err != nil {
+				return err
+			}
+		}
+		for _, d := range outDefs {
+			if err := st.pub.PublishDeficit(tctx, d); err != nil {
 				return err
 			}
 		}
@@ -219,14 +295,18 @@ func (in *Ingester) handleReorg(ctx context.Context, st stage, cp uint64) error 
 	for _, d := range letters {
 		in.logDeadLetter(ctx, d)
 	}
-	in.retractions.Add(ctx, int64(retracted), attrs)
+	in.retractions.Add(ctx, int64(retracted+retractedDefs), attrs)
 	in.recent.dropAbove(fork)
 	for _, ev := range out {
 		in.recent.revs[ev.EventId] = revAt{ev.Revision, ev.BlockNumber}
 	}
-	in.recent.add(ck, fresh)
+	for _, d := range outDefs {
+		in.recent.revs[d.EventId] = revAt{d.Revision, d.BlockNumber}
+	}
+	in.recent.add(ck, fresh, freshDefs)
 	in.cpHash = cpHash
 	in.log.Warn("reorg repaired", "fork", fork, "checkpoint", cp, "orphaned_events", retracted,
-		"republished", len(out)-retracted, "canonical_events", len(fresh))
+		"republished", len(out)-retracted, "canonical_events", len(fresh),
+		"orphaned_deficits", retractedDefs, "republished_deficits", len(outDefs)-retractedDefs, "canonical_deficits", len(freshDefs))
 	return nil
 }

@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/liqstream/liqstream/proto/liqstreamv1"
+	"github.com/liqstream/liqstream/services/chainsim/sim"
 	"github.com/liqstream/liqstream/services/ingest/ingest"
 	"github.com/liqstream/liqstream/services/lib/testsupport"
 	"github.com/liqstream/liqstream/services/lib/topics"
@@ -29,9 +31,9 @@ const reorgConfirmations = 64
 // blocks hold the most liquidations (the published part of them when the
 // reorg is deeper than the confirmation depth), and returns an ingest config
 // following it on c from 3000 blocks below the head.
-func reorgSetup(t *testing.T, c *kfake.Cluster, depth uint64) (fixture, ingest.Config, uint64) {
+func reorgSetup(t *testing.T, c *kfake.Cluster, depth uint64, opts ...func(*sim.Config)) (fixture, ingest.Config, uint64) {
 	t.Helper()
-	f := startSim(t, 1, "ethereum", 1)
+	f := startSim(t, 1, "ethereum", 1, opts...)
 	evs := f.sim.Truth().Events(1)
 	best, head := 0, uint64(0)
 	span := depth
@@ -104,14 +106,19 @@ func counterSum(t *testing.T, r *sdkmetric.ManualReader, name, chain string) int
 // keeping the highest revision per event id and dropping retracted ones,
 // reading read_committed, must equal chainsim's post-reorg truth exactly,
 // and the retractions must be exactly the published events that left the
-// published range.
+// published range. The last case adds DeficitCreated records, which must be
+// repaired the same way, and oracle answers that differ on the new branch,
+// so events that stayed in their block must be re-priced (the price cache
+// is keyed by block number).
 func TestReorg(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		depth uint64
+		sim   func(*sim.Config)
 	}{
-		{"shallow", 30},
-		{"deep", 150},
+		{"shallow", 30, nil},
+		{"deep", 150, nil},
+		{"deep with deficits and repricing", 150, func(c *sim.Config) { c.DeficitShare, c.ReorgPriceShiftBps = 0.3, 25 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := kfake.NewCluster(kfake.NumBrokers(1))
@@ -119,7 +126,11 @@ func TestReorg(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(c.Close)
-			f, cfg, head := reorgSetup(t, c, tc.depth)
+			var opts []func(*sim.Config)
+			if tc.sim != nil {
+				opts = append(opts, tc.sim)
+			}
+			f, cfg, head := reorgSetup(t, c, tc.depth, opts...)
 			reader := sdkmetric.NewManualReader()
 			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 			in, err := ingest.New(cfg, testLogger(t), mp.Meter("test"))
@@ -142,9 +153,25 @@ func TestReorg(t *testing.T) {
 			}
 
 			latest := map[string]*liqstreamv1.LiquidationEvent{}
+			latestDef := map[string]*liqstreamv1.DeficitEvent{}
 			retracted := map[string]int{}
-			revised := 0 // records with a revision above 1
+			revised, retractedDefs := 0, 0 // records with a revision above 1; deficit retractions
 			for _, r := range consume(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations) {
+				if schemaOf(r) == topics.SchemaDeficitEvent {
+					var d liqstreamv1.DeficitEvent
+					if err := proto.Unmarshal(r.Value, &d); err != nil {
+						t.Fatal(err)
+					}
+					prev, seen := latestDef[d.EventId]
+					if seen && d.Revision != prev.Revision+1 || !seen && d.Status == liqstreamv1.Status_STATUS_RETRACTED {
+						t.Fatalf("deficit %s: revision %d status %v after %v", d.EventId, d.Revision, d.Status, prev)
+					}
+					if d.Status == liqstreamv1.Status_STATUS_RETRACTED {
+						retractedDefs++
+					}
+					latestDef[d.EventId] = &d
+					continue
+				}
 				var ev liqstreamv1.LiquidationEvent
 				if err := proto.Unmarshal(r.Value, &ev); err != nil {
 					t.Fatal(err)
@@ -207,8 +234,8 @@ func TestReorg(t *testing.T) {
 			if n := counterSum(t, reader, "reorgs_detected", "ethereum"); n != wantReorgs {
 				t.Fatalf("reorgs_detected{chain=ethereum} = %d, want %d", n, wantReorgs)
 			}
-			if n := counterSum(t, reader, "retractions_published", "ethereum"); n != int64(nret) {
-				t.Fatalf("retractions_published{chain=ethereum} = %d, want %d", n, nret)
+			if n := counterSum(t, reader, "retractions_published", "ethereum"); n != int64(nret+retractedDefs) {
+				t.Fatalf("retractions_published{chain=ethereum} = %d, want %d (%d liquidations, %d deficits)", n, nret+retractedDefs, nret, retractedDefs)
 			}
 			last := in.Progress().Current - 1
 			want := map[string]bool{}
@@ -232,8 +259,29 @@ func TestReorg(t *testing.T) {
 					t.Fatalf("event %s (block %d) is not in the truth", id, ev.BlockNumber)
 				}
 			}
-			t.Logf("reorg %+v: %d canonical events equal the truth; %d records above revision 1, %d retractions (%d moved above block %d)",
-				res, len(want), revised, nret, movedUp, published)
+			wantDef := map[string]bool{}
+			for _, d := range f.sim.Truth().Deficits(1) {
+				if d.BlockNumber < head-3000 || d.BlockNumber > last {
+					continue
+				}
+				id := eventID(d.TxHash.Hex(), d.LogIndex)
+				wantDef[id] = true
+				got := latestDef[id]
+				if got == nil || got.Status != liqstreamv1.Status_STATUS_CONFIRMED || got.BlockNumber != d.BlockNumber ||
+					got.AmountUsd != usd.Format(d.AmountUSD) || got.LiquidationEventId != eventID(d.TxHash.Hex(), d.LiquidationLogIndex) {
+					t.Fatalf("deficit %s (block %d, %s USD) missing, retracted or different: %v", id, d.BlockNumber, usd.Format(d.AmountUSD), got)
+				}
+			}
+			for id, d := range latestDef {
+				if d.Status == liqstreamv1.Status_STATUS_CONFIRMED && !wantDef[id] {
+					t.Fatalf("deficit %s (block %d) is not in the truth", id, d.BlockNumber)
+				}
+			}
+			if tc.sim != nil && (len(wantDef) == 0 || retractedDefs == 0) {
+				t.Fatalf("reorg %+v: %d deficits in the truth, %d deficit retractions: want both > 0 (pick another seed?)", res, len(wantDef), retractedDefs)
+			}
+			t.Logf("reorg %+v: %d canonical events and %d deficits equal the truth; %d records above revision 1, %d retractions (%d moved above block %d), %d deficit retractions",
+				res, len(want), len(wantDef), revised, nret, movedUp, published, retractedDefs)
 		})
 	}
 }
@@ -287,4 +335,14 @@ func TestReorgTooDeepAfterRestart(t *testing.T) {
 	if n := len(consume(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations)); n != nrec {
 		t.Fatalf("%d records after the failed run, %d before", n, nrec)
 	}
+}
+
+// schemaOf returns a record's schema header.
+func schemaOf(r *kgo.Record) string {
+	for _, h := range r.Headers {
+		if h.Key == topics.HeaderSchema {
+			return string(h.Value)
+		}
+	}
+	return ""
 }

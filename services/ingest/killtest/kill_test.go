@@ -26,6 +26,7 @@ import (
 	"github.com/liqstream/liqstream/services/chainsim/faults"
 	"github.com/liqstream/liqstream/services/chainsim/sim"
 	"github.com/liqstream/liqstream/services/ingest/publish"
+	"github.com/liqstream/liqstream/services/lib/kafkaconn"
 	"github.com/liqstream/liqstream/services/lib/testsupport"
 )
 
@@ -197,23 +198,28 @@ func TestSIGKILLExactlyOnce(t *testing.T) {
 	srv := httptest.NewServer(inj)
 	t.Cleanup(srv.Close)
 
-	kcfg := publish.Config{Brokers: brokers, TopicPrefix: testsupport.UniqueName("killtest") + ".", Replication: 1,
+	kcfg := publish.Config{Conn: kafkaconn.Conn{Brokers: brokers}, TopicPrefix: testsupport.UniqueName("killtest") + ".", Replication: 1,
 		TransactionTimeout: 10 * time.Second}
 	config := filepath.Join(t.TempDir(), "ingest.yaml")
-	yaml := fmt.Sprintf(`chain: %s
-rpc_url: %s/%s
-from: "2026-01-01"
-follow: true
-poll_interval: 100ms
-log_range: 500
-concurrency: 2
-progress_interval: 1s
-kafka:
+	// The shared liqstream.yaml format (deploy/config/README.md); the one
+	// chain it configures is the one ingest runs.
+	yaml := fmt.Sprintf(`kafka:
   brokers: [%s]
-  topic_prefix: %q
-  replication: 1
-  transaction_timeout: %s
-`, slug, srv.URL, slug, strings.Join(brokers, ", "), kcfg.TopicPrefix, kcfg.TransactionTimeout)
+ingest:
+  kafka:
+    topic_prefix: %q
+    replication: 1
+    transaction_timeout: %s
+chains:
+  %s:
+    rpc_url: %s/%s
+    from: "2026-01-01"
+    follow: true
+    poll_interval: 100ms
+    log_range: 500
+    concurrency: 2
+    progress_interval: 1s
+`, strings.Join(brokers, ", "), kcfg.TopicPrefix, kcfg.TransactionTimeout, slug, srv.URL, slug)
 	if err := os.WriteFile(config, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -282,3 +282,41 @@ func TestReservesAndSplit(t *testing.T) {
 		t.Fatalf("no data provider: %v", errs[0][weth])
 	}
 }
+
+// TestForgetRereadsReorgedBlocks: after Forget(from), prices and reserves of
+// blocks >= from are read again (the canonical chain's state), those below
+// stay cached.
+func TestForgetRereadsReorgedBlocks(t *testing.T) {
+	f := newFake()
+	p, _ := New(Config{Chain: "ethereum", Oracle: oracle, DataProvider: common.HexToAddress("0xd0")}, nil, f)
+	ctx := context.Background()
+	if err := p.CheckBase(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	reqs := []Request{{Block: 100, Assets: []common.Address{weth}}, {Block: 200, Assets: []common.Address{weth}}}
+	if _, _, err := p.Prices(ctx, reqs); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := p.Reserves(ctx, reqs, false); err != nil {
+		t.Fatal(err)
+	}
+	f.prices[weth] += 7 // the new branch's oracle answers differ
+	p.Forget(150)
+	calls := f.calls
+	got, _, err := p.Prices(ctx, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Prices[weth].Int64() != 3000_00000000+100 {
+		t.Errorf("block 100 (below the fork) = %s, want the cached price", got[0].Prices[weth])
+	}
+	if got[1].Prices[weth].Int64() != 3000_00000000+7+200 {
+		t.Errorf("block 200 (reorged) = %s, want the re-read price", got[1].Prices[weth])
+	}
+	if _, _, err := p.Reserves(ctx, reqs, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.calls - calls; n != 2 { // one getAssetsPrices and one reserve call, both at block 200
+		t.Errorf("%d calls after Forget(150), want 2 (block 200 only)", n)
+	}
+}

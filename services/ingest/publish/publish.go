@@ -13,9 +13,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/liqstream/liqstream/proto/liqstreamv1"
+	"github.com/liqstream/liqstream/services/lib/kafkaconn"
 	"github.com/liqstream/liqstream/services/lib/topics"
 )
 
@@ -85,8 +87,9 @@ func IsRetryable(err error) bool { return errors.Is(err, ErrAborted) && !errors.
 
 // Config configures a Publisher.
 type Config struct {
-	// Brokers are the seed brokers, host:port.
-	Brokers []string `yaml:"brokers"`
+	// Conn holds the seed brokers (kafka.brokers), TLS (kafka.tls.*) and
+	// SASL (kafka.sasl.*): see package kafkaconn.
+	kafkaconn.Conn `yaml:",inline"`
 	// TopicPrefix is prepended to every topic name and to the transactional
 	// id. Empty in production; tests set it to get topics of their own on a
 	// shared broker.
@@ -106,22 +109,20 @@ type Config struct {
 	// producing and committing one range group, not its RPC fetches. After a
 	// crash without restart, read_committed consumers wait up to this long.
 	TransactionTimeout time.Duration `yaml:"transaction_timeout"`
+	// Limits bound the records produced: kafka.batch_max_bytes (see
+	// Limits).
+	Limits `yaml:",inline"`
 }
 
 // Validate names the first bad key.
 func (c Config) Validate() error {
-	if len(c.Brokers) == 0 {
-		return fmt.Errorf("kafka.brokers: at least one broker is required")
-	}
-	for _, b := range c.Brokers {
-		if b == "" {
-			return fmt.Errorf("kafka.brokers: empty broker address")
-		}
+	if err := c.Conn.Validate("kafka"); err != nil {
+		return err
 	}
 	if c.TransactionTimeout < 0 || (c.TransactionTimeout > 0 && c.TransactionTimeout < time.Second) || c.TransactionTimeout > MaxTransactionTimeout {
 		return fmt.Errorf("kafka.transaction_timeout: %s is outside [1s, %s] (0 takes the default %s)", c.TransactionTimeout, MaxTransactionTimeout, DefaultTransactionTimeout)
 	}
-	return nil
+	return c.Limits.validate()
 }
 
 func (c Config) withDefaults() Config {
@@ -137,6 +138,7 @@ func (c Config) withDefaults() Config {
 	if c.TransactionTimeout == 0 {
 		c.TransactionTimeout = DefaultTransactionTimeout
 	}
+	c.Limits = c.Limits.withDefaults()
 	return c
 }
 
@@ -171,11 +173,14 @@ type Publisher struct {
 
 	mu  sync.Mutex
 	err error // first produce error of the current transaction
+
+	tracer trace.Tracer // trace.go
+	traced bool
 }
 
 // New creates the transactional producer of chainID; it does not contact the
 // brokers yet. log may be nil.
-func New(cfg Config, log *slog.Logger, chainID uint64) (*Publisher, error) {
+func New(cfg Config, log *slog.Logger, chainID uint64, opts ...Option) (*Publisher, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -184,8 +189,7 @@ func New(cfg Config, log *slog.Logger, chainID uint64) (*Publisher, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	txnID := cfg.TransactionalIDFor(chainID)
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(cfg.Brokers...),
+	cl, err := cfg.Conn.NewClient(
 		kgo.ClientID(cfg.ClientID),
 		kgo.TransactionalID(txnID),
 		kgo.TransactionTimeout(cfg.TransactionTimeout),
@@ -193,11 +197,16 @@ func New(cfg Config, log *slog.Logger, chainID uint64) (*Publisher, error) {
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.ProducerBatchCompression(kgo.Lz4Compression(), kgo.NoCompression()),
+		cfg.Limits.opt(),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("creating Kafka producer for %v: %w", cfg.Brokers, err)
+		return nil, fmt.Errorf("creating Kafka producer: %w", err)
 	}
-	return &Publisher{cfg: cfg, log: log, cl: cl, topics: topicsOf(cfg.TopicPrefix), chainID: chainID, txnID: txnID}, nil
+	p := &Publisher{cfg: cfg, log: log, cl: cl, topics: topicsOf(cfg.TopicPrefix), chainID: chainID, txnID: txnID}
+	for _, o := range append([]Option{WithTracerProvider(nil)}, opts...) {
+		o(p)
+	}
+	return p, nil
 }
 
 // Topics returns the topic names in use.
@@ -219,7 +228,7 @@ func (p *Publisher) Close() { p.cl.Close() }
 func (p *Publisher) EnsureTopics(ctx context.Context) error {
 	adm := kadm.NewClient(p.cl)
 	if p.cfg.TopicPrefix == "" {
-		return topics.Ensure(ctx, adm, p.cfg.Replication)
+		return p.cfg.Explain(topics.Ensure(ctx, adm, p.cfg.Replication))
 	}
 	for _, s := range topics.Specs() {
 		resp, err := adm.CreateTopic(ctx, s.Partitions, p.cfg.Replication, s.Configs, p.cfg.TopicPrefix+s.Name)
@@ -227,7 +236,7 @@ func (p *Publisher) EnsureTopics(ctx context.Context) error {
 			err = resp.Err
 		}
 		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("creating topic %s: %w", p.cfg.TopicPrefix+s.Name, err)
+			return fmt.Errorf("creating topic %s: %w", p.cfg.TopicPrefix+s.Name, p.cfg.Explain(err))
 		}
 	}
 	return nil
@@ -257,9 +266,11 @@ func (p *Publisher) Publish(ctx context.Context, ev *liqstreamv1.LiquidationEven
 	if err != nil {
 		return fmt.Errorf("marshaling event %s: %w", ev.GetEventId(), err)
 	}
-	p.cl.Produce(ctx, &kgo.Record{
-		Topic: p.topics.Liquidations, Key: topics.Key(ev.GetChainId(), ev.GetBorrower()), Value: b, Headers: eventHeaders,
-	}, p.promise)
+	r := &kgo.Record{Topic: p.topics.Liquidations, Key: topics.Key(ev.GetChainId(), ev.GetBorrower()), Value: b, Headers: eventHeaders}
+	if err := p.checkSize(r, "event", ev.GetEventId()); err != nil {
+		return err
+	}
+	p.produce(ctx, r, topics.SchemaLiquidationEvent, ev.GetEventId())
 	return nil
 }
 
@@ -275,19 +286,21 @@ func (p *Publisher) PublishDeficit(ctx context.Context, ev *liqstreamv1.DeficitE
 	if err != nil {
 		return fmt.Errorf("marshaling deficit %s: %w", ev.GetEventId(), err)
 	}
-	p.cl.Produce(ctx, &kgo.Record{
-		Topic: p.topics.Liquidations, Key: topics.Key(ev.GetChainId(), ev.GetBorrower()), Value: b, Headers: deficitHeaders,
-	}, p.promise)
+	r := &kgo.Record{Topic: p.topics.Liquidations, Key: topics.Key(ev.GetChainId(), ev.GetBorrower()), Value: b, Headers: deficitHeaders}
+	if err := p.checkSize(r, "deficit", ev.GetEventId()); err != nil {
+		return err
+	}
+	p.produce(ctx, r, topics.SchemaDeficitEvent, ev.GetEventId())
 	return nil
 }
 
 // DeadLetter produces value to the dead-letter topic with the reason header,
 // into the current transaction; call it only from Transact's fill.
 func (p *Publisher) DeadLetter(ctx context.Context, key, value []byte, reason, contentType string) {
-	p.cl.Produce(ctx, &kgo.Record{Topic: p.topics.DLQ, Key: key, Value: value, Headers: []kgo.RecordHeader{
+	p.produce(ctx, p.fitDeadLetter(&kgo.Record{Topic: p.topics.DLQ, Key: key, Value: value, Headers: []kgo.RecordHeader{
 		{Key: topics.HeaderDLQReason, Value: []byte(reason)},
 		{Key: topics.HeaderContentType, Value: []byte(contentType)},
-	}}, p.promise)
+	}}), "dead_letter", "")
 }
 
 // flush waits for every buffered record and returns the first produce error
@@ -415,7 +428,7 @@ func (p *Publisher) abort(ctx context.Context) error {
 // Transact. ok is false when the chain has no checkpoint.
 func (p *Publisher) LastCheckpoint(ctx context.Context) (Checkpoint, bool, error) {
 	if _, _, err := p.cl.ProducerID(ctx); err != nil {
-		return Checkpoint{}, false, p.txnErr(Checkpoint{}, ErrTxnFailed, fmt.Errorf("initialising the producer id: %w", err))
+		return Checkpoint{}, false, p.txnErr(Checkpoint{}, ErrTxnFailed, fmt.Errorf("initialising the producer id: %w", p.cfg.Explain(err)))
 	}
 	return ReadCheckpoint(ctx, p.cfg, p.chainID, p.log)
 }
@@ -432,14 +445,14 @@ func ReadCheckpoint(ctx context.Context, cfg Config, chainID uint64, log *slog.L
 	wait := 2*cfg.TransactionTimeout + 10*time.Second
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	adm, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ClientID(cfg.ClientID+"-checkpoints"))
+	adm, err := cfg.Conn.NewClient(kgo.ClientID(cfg.ClientID + "-checkpoints"))
 	if err != nil {
 		return Checkpoint{}, false, fmt.Errorf("creating checkpoint reader: %w", err)
 	}
 	defer adm.Close()
 	ends, err := endOffsets(ctx, kadm.NewClient(adm), topic)
 	if err != nil {
-		return Checkpoint{}, false, err
+		return Checkpoint{}, false, cfg.Explain(err)
 	}
 	want := map[int32]int64{}
 	parts := map[int32]kgo.Offset{}
@@ -456,7 +469,7 @@ func ReadCheckpoint(ctx context.Context, cfg Config, chainID uint64, log *slog.L
 	// offset; control records are kept because they are the only records
 	// at some offsets (a commit or abort marker may be the last one below
 	// the high watermark), and the loop ends on offsets.
-	cons, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ClientID(cfg.ClientID+"-checkpoints"),
+	cons, err := cfg.Conn.NewClient(kgo.ClientID(cfg.ClientID+"-checkpoints"),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}))
 	if err != nil {
@@ -473,7 +486,9 @@ func ReadCheckpoint(ctx context.Context, cfg Config, chainID uint64, log *slog.L
 				"a crashed ingest process's transaction is aborted after kafka.transaction_timeout or when it restarts): %w", topic, want, wait, err)
 		}
 		var ferr error
-		fs.EachError(func(t string, part int32, err error) { ferr = fmt.Errorf("reading %s/%d: %w", t, part, err) })
+		fs.EachError(func(t string, part int32, err error) {
+			ferr = fmt.Errorf("reading %s/%d: %w", t, part, cfg.Explain(err))
+		})
 		if ferr != nil {
 			return Checkpoint{}, false, ferr
 		}

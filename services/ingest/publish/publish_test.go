@@ -14,11 +14,12 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/liqstream/liqstream/proto/liqstreamv1"
+	"github.com/liqstream/liqstream/services/lib/kafkaconn"
 	"github.com/liqstream/liqstream/services/lib/testsupport"
 )
 
 func TestConfigValidate(t *testing.T) {
-	ok := Config{Brokers: []string{"127.0.0.1:9092"}}
+	ok := Config{Conn: kafkaconn.Conn{Brokers: []string{"127.0.0.1:9092"}}}
 	for _, tc := range []struct {
 		name string
 		mod  func(c *Config)
@@ -153,7 +154,7 @@ func TestTransactions(t *testing.T) {
 	brokerCases(t, func(t *testing.T, brokers []string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		cfg := Config{Brokers: brokers, TopicPrefix: testsupport.UniqueName("publish_test") + ".", Replication: 1, TransactionTimeout: 20 * time.Second}
+		cfg := Config{Conn: kafkaconn.Conn{Brokers: brokers}, TopicPrefix: testsupport.UniqueName("publish_test") + ".", Replication: 1, TransactionTimeout: 20 * time.Second}
 		const chain = 137
 		p1, err := New(cfg, nil, chain)
 		if err != nil {

@@ -23,6 +23,10 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/liqstream/liqstream/services/lib/secret"
+	"github.com/liqstream/liqstream/services/lib/telemetry"
 )
 
 // Header is the part of a block header ingest uses.
@@ -54,7 +58,11 @@ type Client struct {
 	log       *slog.Logger
 	endpoints []*endpoint
 	requests  metric.Int64Counter
+	duration  metric.Float64Histogram
 	demotions metric.Int64Counter
+	tracer    trace.Tracer // trace.go
+	health    poolHealth   // health.go
+	lim       limitState
 
 	// now and sleep are the clock; tests replace them.
 	now   func() time.Time
@@ -112,14 +120,23 @@ func newClient(ctx context.Context, cfg Config, log *slog.Logger, meter metric.M
 	c := &Client{cfg: cfg, log: log, now: now, sleep: sleepCtx, headers: map[uint64]Header{},
 		rng: newRand(seed)}
 	c.span.Store(cfg.MaxLogRange)
+	c.tracer, _ = telemetry.Tracer(cfg.TracerProvider, "liqstream/ingest/rpc")
 	var err error
 	if c.requests, err = meter.Int64Counter("rpc_requests",
 		metric.WithDescription("JSON-RPC requests (a batch counts once) by method, endpoint host and outcome")); err != nil {
 		return nil, fmt.Errorf("creating rpc_requests counter: %w", err)
 	}
+	if c.duration, err = meter.Float64Histogram("rpc_request_duration", metric.WithUnit("s"),
+		metric.WithDescription("duration of one JSON-RPC attempt (a batch counts once) by method, endpoint host and outcome"),
+		metric.WithExplicitBucketBoundaries(latencyBuckets...)); err != nil {
+		return nil, fmt.Errorf("creating rpc_request_duration histogram: %w", err)
+	}
 	if c.demotions, err = meter.Int64Counter("rpc_endpoint_demotions",
 		metric.WithDescription("endpoints demoted by reason (lag, failures)")); err != nil {
 		return nil, fmt.Errorf("creating rpc_endpoint_demotions counter: %w", err)
+	}
+	if err = c.lim.init(meter); err != nil {
+		return nil, err
 	}
 	for i, u := range urls {
 		if err := ValidateURL("rpc_urls", u); err != nil {
@@ -129,7 +146,7 @@ func newClient(ctx context.Context, cfg Config, log *slog.Logger, meter metric.M
 		var t transport
 		pu, _ := url.Parse(u.Reveal())
 		if pu.Scheme == "ws" || pu.Scheme == "wss" {
-			gc, err := gethrpc.DialOptions(ctx, u.Reveal())
+			gc, err := gethrpc.DialOptions(ctx, u.Reveal(), gethrpc.WithWebsocketMessageSizeLimit(cfg.MaxResponseBytes))
 			if err != nil {
 				c.Close()
 				return nil, c.wrap("dial", 0, 0, nil, 1, fmt.Errorf("dialing %s: %w", u, err))
@@ -138,7 +155,7 @@ func newClient(ctx context.Context, cfg Config, log *slog.Logger, meter metric.M
 		} else {
 			tr := http.DefaultTransport.(*http.Transport).Clone()
 			tr.MaxIdleConnsPerHost = 64
-			t = &httpTransport{url: u.Reveal(), client: &http.Client{Transport: tr}, now: c.now}
+			t = &httpTransport{url: u.Reveal(), client: &http.Client{Transport: tr}, now: c.now, maxBytes: cfg.MaxResponseBytes}
 		}
 		c.endpoints = append(c.endpoints, newEndpoint(i, u, t, cfg.Policy))
 	}
@@ -230,6 +247,9 @@ func (c *Client) scrub(err error) error {
 				out = strings.ReplaceAll(out, r, ep.name)
 			}
 		}
+		for _, r := range ep.keyMask {
+			out = strings.ReplaceAll(out, r, secret.Redacted)
+		}
 	}
 	if out == msg {
 		return err
@@ -293,11 +313,13 @@ func (c *Client) exchange(ctx context.Context, ep *endpoint, k *call) ([]respons
 		return nil, err
 	}
 	actx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	began := c.now()
 	rs, err := ep.t.call(actx, k.reqs, k.batch)
 	cancel()
 	if err == nil && k.check != nil {
 		err = k.check(rs)
 	}
+	err = c.overLimit(ctx, ep, k, err)
 	if err != nil && ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -305,8 +327,11 @@ func (c *Client) exchange(ctx context.Context, ep *endpoint, k *call) ([]respons
 	if err != nil {
 		o = classify(err)
 	}
-	c.requests.Add(ctx, 1, metric.WithAttributes(attribute.String("method", k.method),
-		attribute.String("endpoint", ep.host), attribute.String("outcome", string(o))))
+	attrs := metric.WithAttributes(attribute.String("method", k.method),
+		attribute.String("endpoint", ep.host), attribute.String("outcome", string(o)))
+	c.requests.Add(ctx, 1, attrs)
+	c.duration.Record(ctx, c.now().Sub(began).Seconds(), attrs)
+	c.health.note(c.now(), k.method, ep.host, o)
 	if o == outcomeOK || o.endpointFault() {
 		var retryAfter time.Duration
 		var he *HTTPError
@@ -749,7 +774,7 @@ func (c *Client) CallBatch(ctx context.Context, calls []Call) ([]CallResult, err
 						if forgotState(r.Err) {
 							return fmt.Errorf("%w: eth_call at block %d: %v (the endpoint lacks this state)", ErrBlockNotFound, part[i].Block, r.Err)
 						}
-						res[i] = CallResult{Err: r.Err}
+						res[i] = CallResult{Err: c.scrub(r.Err)} // the node's text may echo the key
 						continue
 					}
 					var b hexutil.Bytes
@@ -777,13 +802,13 @@ func forgotState(e *JSONError) bool {
 		strings.Contains(m, "state is not available") || strings.Contains(m, "pruned")
 }
 
-// Logs returns eth_getLogs over the inclusive range [from, to] for the given
-// emitting addresses and topic0 values, in (block, log index) order as the
-// nodes return them. The range is fetched in spans of LogSpan blocks: a
+// logs is Logs (trace.go) without its span: eth_getLogs over the inclusive
+// range [from, to] for the given emitting addresses and topic0 values, in
+// (block, log index) order as the nodes return them. The range is fetched in spans of LogSpan blocks: a
 // provider's refusal shrinks the span to what its error text suggests (or
 // half), successes grow it back, and a refused single block ends with
 // ErrRangeExhausted naming the chain and block.
-func (c *Client) Logs(ctx context.Context, from, to uint64, addresses []common.Address, topic0s []common.Hash) ([]types.Log, error) {
+func (c *Client) logs(ctx context.Context, from, to uint64, addresses []common.Address, topic0s []common.Hash) ([]types.Log, error) {
 	var out []types.Log
 	lo := from
 	ceiling := uint64(math.MaxUint64) // strictly decreases while lo is refused
@@ -809,8 +834,8 @@ func (c *Client) Logs(ctx context.Context, from, to uint64, addresses []common.A
 		}
 		if hi == lo {
 			return nil, &Error{Chain: c.cfg.Chain, Method: "eth_getLogs", From: lo, To: lo, Attempts: 1,
-				Err: fmt.Errorf("%w: block %d on %s: %v; the provider cannot serve this block's logs, use another rpc_urls entry",
-					ErrRangeExhausted, lo, c.cfg.Chain, c.scrub(rl.Err))}
+				Err: fmt.Errorf("%w: block %d on %s: %w%s",
+					ErrRangeExhausted, lo, c.cfg.Chain, c.scrub(rl.Err), exhaustedAdvice(rl.Err))}
 		}
 		ceiling = rl.Span
 		c.shrink(rl.Span)
@@ -819,6 +844,7 @@ func (c *Client) Logs(ctx context.Context, from, to uint64, addresses []common.A
 		}
 		c.log.Info("eth_getLogs range refused, shrinking", "chain", c.cfg.Chain, "from", lo, "to", hi,
 			"span", rl.Span, "suggested", rl.Suggested)
+		traceShrink(ctx, lo, hi, rl.Span)
 	}
 	return out, nil
 }
@@ -884,6 +910,9 @@ func (c *Client) getLogs(ctx context.Context, lo, hi uint64, addresses []common.
 			var err error
 			if logs, err = ParseLogs(rs[0].Result); err != nil {
 				return badResponse("decoding %v", err) // "eth_getLogs result: log i field f at byte n: …"
+			}
+			if len(logs) > c.cfg.MaxLogsPerResponse {
+				return &LimitError{Key: KeyMaxLogsPerResponse, Max: int64(c.cfg.MaxLogsPerResponse), Got: int64(len(logs))}
 			}
 			for i := range logs {
 				if n := logs[i].BlockNumber; n < lo || n > hi {

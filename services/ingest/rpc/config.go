@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/liqstream/liqstream/services/lib/secret"
 )
 
@@ -52,6 +54,9 @@ type Policy struct {
 	// HeadProbeInterval is how often every endpoint's head is polled to
 	// detect lag (default 10s).
 	HeadProbeInterval time.Duration `yaml:"rpc_head_probe_interval"`
+	// Limits bound the answers read: rpc_max_response_bytes,
+	// rpc_max_logs_per_response (see Limits).
+	Limits `yaml:",inline"`
 }
 
 // DefaultPolicy returns the documented defaults.
@@ -69,6 +74,7 @@ func DefaultPolicy() Policy {
 		FailWindow:        20,
 		DemoteFor:         60 * time.Second,
 		HeadProbeInterval: 10 * time.Second,
+		Limits:            DefaultLimits(),
 	}
 }
 
@@ -111,6 +117,7 @@ func (p Policy) WithDefaults() Policy {
 	if p.HeadProbeInterval == 0 {
 		p.HeadProbeInterval = d.HeadProbeInterval
 	}
+	p.Limits = p.Limits.withDefaults()
 	return p
 }
 
@@ -146,6 +153,9 @@ func (p Policy) Validate() error {
 	case p.HeadProbeInterval < 0:
 		return cfgErr("rpc_head_probe_interval: %s is negative", p.HeadProbeInterval)
 	}
+	if err := p.Limits.validate(); err != nil {
+		return err
+	}
 	d := p.WithDefaults()
 	if d.FailThreshold > d.FailWindow {
 		return cfgErr("rpc_fail_threshold: %d is larger than rpc_fail_window %d", d.FailThreshold, d.FailWindow)
@@ -172,6 +182,9 @@ type Config struct {
 	HeaderCacheSize int
 	// Seed seeds the backoff jitter; 0 seeds from the clock. Tests set it.
 	Seed int64
+	// TracerProvider traces Logs (SpanGetLogs); nil takes
+	// telemetry.ProviderOrDefault(nil), no-op unless tracing is on.
+	TracerProvider trace.TracerProvider
 	Policy
 }
 

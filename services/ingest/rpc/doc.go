@@ -31,6 +31,15 @@
 //     and returns the same values (differential and fuzz tests), about 15×
 //     faster.
 //
+// What is read is bounded (Limits): an answer over rpc_max_response_bytes
+// (HTTP body or websocket message) or an eth_getLogs answer with more than
+// rpc_max_logs_per_response logs halves the eth_getLogs range like a
+// provider's refusal (a single block over a limit fails with
+// ErrRangeExhausted naming the key to raise; other methods retry it as a bad
+// response), and a batch answer must match its requests one to one
+// (ErrBatchMismatch). Each such rejection is counted in
+// rpc_responses_rejected{method,endpoint,reason}.
+//
 // Every attempt is counted in rpc_requests{method,endpoint,outcome} (endpoint
 // is the URL's host, never its path or query) and demotions in
 // rpc_endpoint_demotions{endpoint,reason}. Errors are *Error values carrying

@@ -55,6 +55,7 @@ type endpoint struct {
 	t        transport
 	limiter  *tokenBucket
 	fullMask []string // raw URL forms to scrub from error texts
+	keyMask  []string // parts of the URL that may be a key on their own (keyParts)
 
 	mu           sync.Mutex
 	head         uint64
@@ -85,6 +86,7 @@ func newEndpoint(idx int, u secret.URL, t transport, p Policy) *endpoint {
 		if pu.User != nil {
 			e.fullMask = append(e.fullMask, pu.User.String())
 		}
+		e.keyMask = keyParts(pu)
 	}
 	return e
 }

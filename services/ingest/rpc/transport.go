@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,15 +38,14 @@ type transport interface {
 	close()
 }
 
-// maxResponseBytes bounds one answer (Alchemy's cap is 150 MB).
-const maxResponseBytes = 256 << 20
-
 // httpTransport is JSON-RPC over HTTP POST. It is ours rather than
 // go-ethereum's so that Retry-After and malformed bodies can be seen.
 type httpTransport struct {
 	url    string
 	client *http.Client
 	now    func() time.Time
+	// maxBytes bounds an answer body (Limits.MaxResponseBytes).
+	maxBytes int64
 }
 
 type wireRequest struct {
@@ -99,16 +99,14 @@ func (t *httpTransport) call(ctx context.Context, reqs []request, batch bool) ([
 		return nil, err
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading response: %w", err)
-	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
 		return nil, &HTTPError{StatusCode: resp.StatusCode, RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), t.now()),
 			Body: truncate(strings.TrimSpace(string(raw)), 200)}
 	}
-	if len(raw) > maxResponseBytes {
-		return nil, badResponse("response larger than %d bytes", maxResponseBytes)
+	raw, err := readBody(resp.Body, resp.ContentLength, cmp.Or(t.maxBytes, DefaultMaxResponseBytes), reqs[0].Method)
+	if err != nil {
+		return nil, err
 	}
 	return decodeAnswers(raw, len(reqs), batch)
 }
@@ -121,6 +119,9 @@ func decodeAnswers(raw []byte, n int, batch bool) ([]response, error) {
 	if len(raw) > 0 && raw[0] == '[' {
 		if err := json.Unmarshal(raw, &answers); err != nil {
 			return nil, badResponse("decoding batch answer (%d bytes): %v", len(raw), err)
+		}
+		if len(answers) > n {
+			return nil, mismatch(batch, "%d answers to a batch of %d requests", len(answers), n)
 		}
 	} else {
 		var one wireResponse
@@ -142,10 +143,10 @@ func decodeAnswers(raw []byte, n int, batch bool) ([]response, error) {
 			if !batch && n == 1 && a.Error != nil {
 				return nil, a.Error // e.g. a parse error answered with id null
 			}
-			return nil, badResponse("answer with unexpected id %s", truncate(string(a.ID), 40))
+			return nil, mismatch(batch, "answer with id %s, which was not requested (ids 1..%d)", truncate(string(a.ID), 40), n)
 		}
 		if got[id-1] {
-			return nil, badResponse("two answers with id %d", id)
+			return nil, mismatch(batch, "two answers with id %d", id)
 		}
 		got[id-1] = true
 		if a.Error != nil {
@@ -159,7 +160,7 @@ func decodeAnswers(raw []byte, n int, batch bool) ([]response, error) {
 	}
 	for i, ok := range got {
 		if !ok {
-			return nil, badResponse("no answer for request %d of %d", i+1, n)
+			return nil, mismatch(batch, "no answer for request %d of %d", i+1, n)
 		}
 	}
 	return out, nil

@@ -3,6 +3,7 @@ package secret
 import (
 	"log/slog"
 	"net/url"
+	"strings"
 )
 
 // Redacted is what a secret prints as.
@@ -57,7 +58,9 @@ func (u URL) MarshalYAML() (any, error) { return u.String(), nil }
 
 // RedactURL keeps the scheme and host of raw and hides everything that may
 // hold a key: user info, path, query and fragment. Loopback URLs without a key
-// still show their path, so local tools stay readable.
+// still show their path, so local tools stay readable ("/polygon"); a path
+// segment of minKeyLen characters or more counts as a key (a tunnel to a
+// provider, "/v2/<key>").
 func RedactURL(raw string) string {
 	if raw == "" {
 		return ""
@@ -68,11 +71,25 @@ func RedactURL(raw string) string {
 	}
 	out := u.Scheme + "://" + u.Host
 	loopback := u.Hostname() == "127.0.0.1" || u.Hostname() == "localhost" || u.Hostname() == "::1"
-	if loopback && u.User == nil && u.RawQuery == "" {
+	if loopback && u.User == nil && u.RawQuery == "" && !keyLike(u.EscapedPath()) {
 		return out + u.EscapedPath()
 	}
 	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 		out += "/" + Redacted
 	}
 	return out
+}
+
+// minKeyLen is the length from which a path segment may be an API key:
+// provider keys are 20 to 64 characters, chain names and ids far shorter.
+const minKeyLen = 16
+
+// keyLike reports whether a segment of path is minKeyLen or longer.
+func keyLike(path string) bool {
+	for _, seg := range strings.Split(path, "/") {
+		if len(seg) >= minKeyLen {
+			return true
+		}
+	}
+	return false
 }

@@ -18,6 +18,9 @@ func TestRedactURL(t *testing.T) {
 		{"https://rpc.example.com", "https://rpc.example.com"},
 		{"http://127.0.0.1:8545/polygon", "http://127.0.0.1:8545/polygon"},
 		{"http://127.0.0.1:8545/x?key=SECRETKEY", "http://127.0.0.1:8545/" + Redacted},
+		{"http://127.0.0.1:8545/alchemy/polygon", "http://127.0.0.1:8545/alchemy/polygon"},
+		{"http://localhost:8545/v2/0123456789abcdefSECRET", "http://localhost:8545/" + Redacted},
+		{"http://[::1]:8545/rpc/SECRETKEY0123456789", "http://[::1]:8545/" + Redacted},
 		{"not a url SECRETKEY", Redacted},
 		{"", ""},
 	}

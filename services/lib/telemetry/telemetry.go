@@ -21,16 +21,24 @@ type Telemetry struct {
 	provider *sdkmetric.MeterProvider
 	registry *prometheus.Registry
 	service  string
+	tracing  *Tracing // tracing.go
 }
 
-// New builds the metrics pipeline for a service (e.g. "ingest").
+// New builds the metrics pipeline for a service (e.g. "ingest") and its
+// trace pipeline (NewTracing: off unless the OTEL_* environment turns it on),
+// installed as the process default (Tracing.Install).
 func New(service string) (*Telemetry, error) {
 	reg := prometheus.NewRegistry()
 	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo())
 	if err != nil {
 		return nil, fmt.Errorf("creating prometheus exporter: %w", err)
 	}
-	return &Telemetry{provider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp)), registry: reg, service: service}, nil
+	tr, err := NewTracing(context.Background(), service)
+	if err != nil {
+		return nil, err
+	}
+	tr.Install()
+	return &Telemetry{provider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp)), registry: reg, service: service, tracing: tr}, nil
 }
 
 // Meter returns the service's meter.
@@ -41,23 +49,51 @@ func (t *Telemetry) Handler() http.Handler {
 	return promhttp.HandlerFor(t.registry, promhttp.HandlerOpts{})
 }
 
-// Serve exposes /metrics on addr until ctx is done. An empty addr serves
-// nothing and returns when ctx is done.
-func (t *Telemetry) Serve(ctx context.Context, addr string, log *slog.Logger) error {
+// Serve exposes /metrics, /healthz and /readyz (see WithReadiness) on addr
+// until ctx is done. An empty addr serves nothing and returns when ctx is
+// done.
+func (t *Telemetry) Serve(ctx context.Context, addr string, log *slog.Logger, opts ...ServeOption) error {
 	if addr == "" {
 		<-ctx.Done()
 		return nil
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", t.Handler())
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening for metrics on %s: %w (choose another metrics address)", addr, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	log.Info("serving metrics", "addr", "http://"+ln.Addr().String()+"/metrics")
+	return t.ServeListener(ctx, ln, log, opts...)
+}
+
+// Mux returns the handler Serve serves: /metrics, /healthz and /readyz.
+func (t *Telemetry) Mux(opts ...ServeOption) *http.ServeMux {
+	var o serveOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", t.Handler())
+	mux.Handle("/healthz", HealthHandler())
+	mux.Handle("/readyz", ReadyHandler(o.ready))
+	return mux
+}
+
+// ServeListener is Serve on an open listener (tests listen on
+// 127.0.0.1:0); it closes ln.
+func (t *Telemetry) ServeListener(ctx context.Context, ln net.Listener, log *slog.Logger, opts ...ServeOption) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	srv := &http.Server{Handler: t.Mux(opts...), ReadHeaderTimeout: 5 * time.Second}
+	base := "http://" + ln.Addr().String()
+	log.Info("serving metrics and health", "metrics", base+"/metrics", "healthz", base+"/healthz", "readyz", base+"/readyz")
+	stopped := make(chan struct{})
+	defer close(stopped)
 	go func() {
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-stopped:
+			return
+		}
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
@@ -68,5 +104,7 @@ func (t *Telemetry) Serve(ctx context.Context, addr string, log *slog.Logger) er
 	return nil
 }
 
-// Shutdown flushes and stops the meter provider.
-func (t *Telemetry) Shutdown(ctx context.Context) error { return t.provider.Shutdown(ctx) }
+// Shutdown flushes and stops the meter and tracer providers.
+func (t *Telemetry) Shutdown(ctx context.Context) error {
+	return errors.Join(t.provider.Shutdown(ctx), t.tracing.Shutdown(ctx))
+}

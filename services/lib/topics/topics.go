@@ -39,6 +39,15 @@ const (
 	HeaderDLQDetail = "liqstream-dlq-detail"
 	// HeaderDLQSource is "topic/partition/offset" of the original record.
 	HeaderDLQSource = "liqstream-dlq-source"
+	// HeaderDLQValueOmitted is set on a dead-lettered record whose value was
+	// too large to produce again: it holds the number of bytes left out (the
+	// original stays at HeaderDLQSource until retention deletes it).
+	HeaderDLQValueOmitted = "liqstream-dlq-value-omitted"
+	// HeaderTraceParent and HeaderTraceState carry the W3C trace context of
+	// the span that produced the record (lib/telemetry.InjectRecord), when
+	// tracing is on; dead-lettered records keep them.
+	HeaderTraceParent = "traceparent"
+	HeaderTraceState  = "tracestate"
 )
 
 // SchemaLiquidationEvent is the value of HeaderSchema for LiquidationEvent.

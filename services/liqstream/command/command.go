@@ -31,6 +31,7 @@ type Command struct {
 // Commands lists every subcommand, in the order `liqstream help` shows them.
 func Commands() []Command {
 	return []Command{
+		{"config", "check the shared config file: liqstream config check [--file liqstream.yaml]", Config},
 		{"decode", "decode eth_getLogs log objects from stdin into contract JSON lines (offline)", Decode},
 		{"demo", "run the whole pipeline over simulated Jan–Feb 2026 and compare with ground truth", Demo},
 		{"migrate", "apply the ClickHouse schema migrations (idempotent)", Migrate},

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/liqstream/liqstream/services/lib/kafkaconn"
 	"github.com/liqstream/liqstream/services/lib/secret"
 	"github.com/liqstream/liqstream/services/lib/telemetry"
 	"github.com/liqstream/liqstream/services/lib/topics"
@@ -28,6 +29,7 @@ func Demo(ctx context.Context, env Env, args []string) int {
 	db := fs.String("database", def.Database, "ClickHouse database, dropped and recreated by the demo")
 	timeout := fs.Duration("timeout", def.Timeout, "give up after this long")
 	verbose := fs.Bool("v", false, "log every stage's messages")
+	kflags := kafkaconn.AddFlags(fs)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -45,7 +47,15 @@ func Demo(ctx context.Context, env Env, args []string) int {
 	}
 	cfg.Chains = splitList(*chainList)
 	cfg.Brokers = splitList(*brokers)
+	if err := kflags.Apply(&cfg.Conn, env.Getenv); err != nil {
+		fmt.Fprintf(env.Stderr, "liqstream demo: %v\n", err)
+		return 2
+	}
 	if len(cfg.Brokers) > 0 {
+		if err := cfg.Conn.Validate("kafka"); err != nil {
+			fmt.Fprintf(env.Stderr, "liqstream demo: %v (flags: --brokers, --kafka-tls*, --kafka-sasl-*)\n", err)
+			return 2
+		}
 		// A real broker keeps topics and ingest checkpoints between runs: each
 		// seed and scale gets topics of its own, so a rerun finds its own
 		// checkpoints and records and never mixes in another data set.
@@ -61,9 +71,14 @@ func Demo(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "liqstream demo: %v\n", err)
 		return 1
 	}
+	defer func() { // flush the last spans when OTEL_* turned tracing on
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = tel.Shutdown(sctx)
+	}()
 	kafka := "embedded kfake broker"
 	if len(cfg.Brokers) > 0 {
-		kafka = strings.Join(cfg.Brokers, ",")
+		kafka = cfg.Conn.Describe()
 	}
 	fmt.Fprintf(env.Stdout, "liqstream demo: chains %s, %s..%s, seed %d, scale %g, Kafka %s, ClickHouse %s/%s\n",
 		strings.Join(cfg.Chains, ","), *from, *to, cfg.Seed, cfg.Scale, kafka, cfg.ClickHouseAddr, cfg.Database)
@@ -89,8 +104,12 @@ func Demo(ctx context.Context, env Env, args []string) int {
 	}
 	fmt.Fprintf(env.Stdout, "\nOK: ClickHouse equals the ground truth for every chain, day and the window (%d events published).\n", res.Published)
 	if cfg.TopicPrefix != "" {
-		fmt.Fprintf(env.Stdout, "The events are on topic %s%s: liqstream tail --brokers %s --topic %s%s --from-beginning\n",
-			cfg.TopicPrefix, topics.Liquidations, strings.Join(cfg.Brokers, ","), cfg.TopicPrefix, topics.Liquidations)
+		more := ""
+		if cfg.TLS.Enabled || cfg.MechanismName() != "" {
+			more = " (and the same --kafka-* flags)"
+		}
+		fmt.Fprintf(env.Stdout, "The events are on topic %s%s: liqstream tail --brokers %s --topic %s%s --from-beginning%s\n",
+			cfg.TopicPrefix, topics.Liquidations, strings.Join(cfg.Brokers, ","), cfg.TopicPrefix, topics.Liquidations, more)
 	}
 	return 0
 }

@@ -14,7 +14,7 @@ import (
 // by a service; running it twice applies nothing the second time.
 func Migrate(ctx context.Context, env Env, args []string) int {
 	fs := flags(env, "migrate")
-	cfgPath := fs.String("config", "", "aggregator YAML config file whose clickhouse section is used")
+	cfgPath := fs.String("config", "", "liqstream.yaml whose clickhouse section is used (deploy/config/README.md)")
 	addr := fs.String("clickhouse-addr", "", "ClickHouse native address host:port (default from config, else 127.0.0.1:9000)")
 	db := fs.String("database", "", "database to migrate (created when missing; default liqstream)")
 	user := fs.String("username", "", "ClickHouse user")
@@ -23,7 +23,7 @@ func Migrate(ctx context.Context, env Env, args []string) int {
 		return code
 	}
 	cfg := aggregator.DefaultConfig()
-	if err := configfile.Load(*cfgPath, &cfg); err != nil {
+	if err := decodeSection(env, *cfgPath, "clickhouse", &cfg.ClickHouse); err != nil {
 		fmt.Fprintf(env.Stderr, "liqstream migrate: %v\n", err)
 		return 2
 	}

@@ -7,6 +7,7 @@ import (
 	"math/big"
 
 	"github.com/liqstream/liqstream/services/lib/chains"
+	"github.com/liqstream/liqstream/services/lib/kafkaconn"
 	"github.com/liqstream/liqstream/services/lib/topics"
 	"github.com/liqstream/liqstream/services/lib/usd"
 	"github.com/liqstream/liqstream/services/liqstream/tail"
@@ -22,10 +23,15 @@ func Tail(ctx context.Context, env Env, args []string) int {
 	minUSD := fs.String("min-usd", "", "only events whose collateral USD is at least this, e.g. 100000")
 	fromBeginning := fs.Bool("from-beginning", false, "start at the earliest record instead of the end of the topic")
 	max := fs.Int("max", 0, "stop after this many events (0: run until interrupted)")
+	kflags := kafkaconn.AddFlags(fs)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	cfg := tail.Config{Brokers: splitList(*brokers), Topic: *topic, Protocol: *protocol, FromBeginning: *fromBeginning, Max: *max}
+	cfg := tail.Config{Conn: kafkaconn.Conn{Brokers: splitList(*brokers)}, Topic: *topic, Protocol: *protocol, FromBeginning: *fromBeginning, Max: *max}
+	if err := kflags.Apply(&cfg.Conn, env.Getenv); err != nil {
+		fmt.Fprintf(env.Stderr, "liqstream tail: %v\n", err)
+		return 2
+	}
 	if *chain != "" {
 		c, err := chains.Default().Lookup(*chain)
 		if err != nil {

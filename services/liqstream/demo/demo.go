@@ -27,6 +27,7 @@ import (
 	"github.com/liqstream/liqstream/services/chainsim/sim"
 	"github.com/liqstream/liqstream/services/ingest/ingest"
 	"github.com/liqstream/liqstream/services/lib/chains"
+	"github.com/liqstream/liqstream/services/lib/kafkaconn"
 	"github.com/liqstream/liqstream/services/lib/secret"
 	"github.com/liqstream/liqstream/services/lib/topics"
 )
@@ -40,9 +41,9 @@ type Config struct {
 	From, To time.Time
 	// Chains are slugs (default the five demo chains).
 	Chains []string
-	// Brokers are real Kafka brokers; empty starts an embedded kfake broker
-	// on 127.0.0.1.
-	Brokers []string
+	// Conn holds real Kafka brokers and their TLS and SASL settings; no
+	// brokers starts an embedded kfake broker on 127.0.0.1.
+	kafkaconn.Conn
 	// TopicPrefix is prepended to every topic name, so runs on a shared
 	// broker do not see each other's records.
 	TopicPrefix string
@@ -116,15 +117,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, meter metric.Meter, 
 		return nil, fmt.Errorf("starting chain simulator: %w", err)
 	}
 
-	brokers := cfg.Brokers
-	if len(brokers) == 0 {
+	kconn := cfg.Conn
+	if len(kconn.Brokers) == 0 {
 		cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
 		if err != nil {
 			return nil, fmt.Errorf("starting embedded Kafka broker: %w", err)
 		}
 		defer cluster.Close()
-		brokers = cluster.ListenAddrs()
-		fmt.Fprintf(progress, "embedded Kafka broker (kfake) on %s\n", strings.Join(brokers, ","))
+		kconn = kafkaconn.Conn{Brokers: cluster.ListenAddrs()}
+		fmt.Fprintf(progress, "embedded Kafka broker (kfake) on %s\n", strings.Join(kconn.Brokers, ","))
 	}
 
 	conn, err := resetDatabase(ctx, cfg, log)
@@ -142,7 +143,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, meter metric.Meter, 
 		icfg.From = cfg.From.UTC().Format(time.RFC3339)
 		icfg.To = cfg.To.UTC().Format(time.RFC3339)
 		icfg.ProgressInterval = time.Hour // the demo prints its own progress
-		icfg.Kafka.Brokers = brokers
+		icfg.Kafka.Conn = kconn
 		icfg.Kafka.TopicPrefix = cfg.TopicPrefix
 		icfg.Kafka.Replication = -1
 		in, err := ingest.New(icfg, log.With("service", "ingest", "chain", slugOf[id]), meter)
@@ -153,7 +154,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, meter metric.Meter, 
 	}
 
 	acfg := aggregator.DefaultConfig()
-	acfg.Kafka.Brokers = brokers
+	acfg.Kafka.Conn = kconn
 	acfg.Kafka.Topic = cfg.TopicPrefix + topics.Liquidations
 	acfg.Kafka.DLQTopic = cfg.TopicPrefix + topics.LiquidationsDLQ
 	// A fresh database needs every record of the topic again: a group of its own.
@@ -230,7 +231,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, meter metric.Meter, 
 	// whole topic (a rerun on a real broker publishes nothing new but the
 	// topic holds every record) and ClickHouse has stored what was published.
 	want := published()
-	adm, err := newAdmin(brokers)
+	adm, err := newConnAdmin(kconn)
 	if err != nil {
 		return nil, err
 	}
@@ -268,20 +269,32 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, meter metric.Meter, 
 	return res, nil
 }
 
-func newAdmin(brokers []string) (*kadm.Client, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+// admin is a Kafka admin client and the Conn it was made with, which the
+// readers of onlyMarkers reuse.
+type admin struct {
+	*kadm.Client
+	conn kafkaconn.Conn
+}
+
+// newAdmin is newConnAdmin of plaintext brokers.
+func newAdmin(brokers []string) (*admin, error) {
+	return newConnAdmin(kafkaconn.Conn{Brokers: brokers})
+}
+
+func newConnAdmin(conn kafkaconn.Conn) (*admin, error) {
+	cl, err := conn.NewClient()
 	if err != nil {
-		return nil, fmt.Errorf("creating Kafka admin client for %v: %w", brokers, err)
+		return nil, fmt.Errorf("creating Kafka admin client: %w", err)
 	}
-	return kadm.NewClient(cl), nil
+	return &admin{Client: kadm.NewClient(cl), conn: conn}, nil
 }
 
 // caughtUp reports whether group has committed every partition of topic up
 // to its end offset, not counting transaction markers and aborted records.
-func caughtUp(ctx context.Context, adm *kadm.Client, topic, group string) (bool, error) {
+func caughtUp(ctx context.Context, adm *admin, topic, group string) (bool, error) {
 	ends, err := adm.ListEndOffsets(ctx, topic)
 	if err != nil {
-		return false, fmt.Errorf("listing end offsets of %s: %w", topic, err)
+		return false, fmt.Errorf("listing end offsets of %s: %w", topic, adm.conn.Explain(err))
 	}
 	committed, err := adm.FetchOffsets(ctx, group)
 	if errors.Is(err, kerr.GroupIDNotFound) {
@@ -315,7 +328,7 @@ func caughtUp(ctx context.Context, adm *kadm.Client, topic, group string) (bool,
 
 // onlyMarkers reads each partition read_committed from its offset to its end
 // offset and reports whether it holds no committed data record there.
-func onlyMarkers(ctx context.Context, adm *kadm.Client, topic string, from map[int32]kgo.Offset, ends kadm.ListedOffsets) (bool, error) {
+func onlyMarkers(ctx context.Context, adm *admin, topic string, from map[int32]kgo.Offset, ends kadm.ListedOffsets) (bool, error) {
 	brokers, err := adm.ListBrokers(ctx)
 	if err != nil {
 		return false, fmt.Errorf("listing brokers: %w", err)
@@ -324,7 +337,9 @@ func onlyMarkers(ctx context.Context, adm *kadm.Client, topic string, from map[i
 	for _, b := range brokers {
 		seeds = append(seeds, net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))))
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
+	conn := adm.conn
+	conn.Brokers = seeds
+	cl, err := conn.NewClient(kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}))
 	if err != nil {
 		return false, err

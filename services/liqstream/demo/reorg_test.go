@@ -27,7 +27,9 @@ import (
 // published orphaned events), and requires ClickHouse's daily rollups and
 // the window summary to equal the post-reorg ground truth of the ingested
 // blocks exactly: the retractions and new revisions ingest publishes reach
-// the rollups through the real Kafka broker and the aggregator.
+// the rollups through the real Kafka broker and the aggregator. The chain
+// has bad debt (DeficitCreated) and its oracle answers differently on the
+// new branch, so deficits are retracted and events re-priced too.
 func TestDeepReorgRollupsEqualTruth(t *testing.T) {
 	brokers := testsupport.KafkaBrokers(t)
 	chAddr := testsupport.ClickHouseAddr(t)
@@ -42,7 +44,7 @@ func TestDeepReorgRollupsEqualTruth(t *testing.T) {
 	}
 
 	const confirmations, depth = 64, 150
-	s, err := sim.New(sim.Config{Seed: seed, Scale: 1, Chains: []uint64{1}})
+	s, err := sim.New(sim.Config{Seed: seed, Scale: 1, Chains: []uint64{1}, DeficitShare: 0.3, ReorgPriceShiftBps: 25})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,8 +182,29 @@ func TestDeepReorgRollupsEqualTruth(t *testing.T) {
 			t.Errorf("%s: %s", d.Format(time.DateOnly), diff)
 		}
 	}
-	t.Logf("seed %d: reorg fork %d (%d vanished, %d moved, %d added), %d blocks ingested, %d days compared",
-		seed, res.Fork, res.Vanished, res.Moved, res.Added, ingested-from, len(want))
+	// Bad debt at its highest revision, retractions applied, equals the
+	// deficits of the ingested blocks.
+	wantBad, wantBadN := new(big.Int), uint64(0)
+	for _, d := range s.Truth().Deficits(1) {
+		if d.BlockNumber >= from && d.BlockNumber < ingested {
+			wantBad.Add(wantBad, d.AmountUSD)
+			wantBadN++
+		}
+	}
+	waves, err := query.BadDebtByWave(ctx, conn, []query.Window{{From: first, To: last.AddDate(0, 0, 1)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotBad, gotBadN := new(big.Int), uint64(0)
+	for _, w := range waves {
+		gotBad.Add(gotBad, w.BadDebtUSD)
+		gotBadN += w.BadDebtEvents
+	}
+	if gotBad.Cmp(wantBad) != 0 || gotBadN != wantBadN || wantBadN == 0 {
+		t.Errorf("bad debt in ClickHouse: %d records, %s (1e-8 USD); truth: %d records, %s (want equal and > 0)", gotBadN, gotBad, wantBadN, wantBad)
+	}
+	t.Logf("seed %d: reorg fork %d (%d vanished, %d moved, %d added), %d blocks ingested, %d days and %d deficits compared",
+		seed, res.Fork, res.Vanished, res.Moved, res.Added, ingested-from, len(want), wantBadN)
 	if res.Vanished+res.Moved == 0 {
 		t.Fatalf("the reorg orphaned no published event (%+v); the test would prove nothing", res)
 	}

@@ -14,14 +14,16 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/liqstream/liqstream/proto/liqstreamv1"
+	"github.com/liqstream/liqstream/services/lib/kafkaconn"
 	"github.com/liqstream/liqstream/services/lib/topics"
 	"github.com/liqstream/liqstream/services/lib/usd"
 )
 
 // Config selects what to print.
 type Config struct {
-	Brokers []string
-	Topic   string
+	// Conn holds the brokers and the TLS and SASL settings.
+	kafkaconn.Conn
+	Topic string
 	// ChainID keeps only events of this chain; 0 keeps all.
 	ChainID uint64
 	// Protocol keeps only events of this protocol ("aave-v3"); empty keeps all.
@@ -52,12 +54,20 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 	if cfg.FromBeginning {
 		reset = kgo.NewOffset().AtStart()
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumeTopics(cfg.Topic),
+	cl, err := cfg.Conn.NewClient(kgo.ConsumeTopics(cfg.Topic),
 		kgo.ConsumeResetOffset(reset), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if err != nil {
-		return fmt.Errorf("creating Kafka client for %v: %w", cfg.Brokers, err)
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	defer cl.Close()
+	// The consumer retries a refused password or an untrusted certificate
+	// silently, forever: check the connection first.
+	if err := cfg.Check(ctx, cl); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("connecting to Kafka: %w", err)
+	}
 	printed := 0
 	for {
 		fetches := cl.PollFetches(ctx)
@@ -66,6 +76,10 @@ func Run(ctx context.Context, cfg Config, out io.Writer, log *slog.Logger) error
 		}
 		var ferr error
 		fetches.EachError(func(t string, p int32, err error) {
+			if ce := cfg.Explain(err); ce != err {
+				ferr = fmt.Errorf("fetching %s: %w", t, ce)
+				return
+			}
 			ferr = fmt.Errorf("fetching %s partition %d: %w (check --brokers and that the topic exists)", t, p, err)
 		})
 		if ferr != nil {

@@ -40,13 +40,15 @@ func run(logger *slog.Logger, args []string) error {
 	chainsS := fs.String("chains", "", "comma-separated chain ids (default: 1,137,43114,42161,8453)")
 	maxRange := fs.Uint64("max-log-range", 0, "largest eth_getLogs block range (0: no cap)")
 	maxResults := fs.Int("max-log-results", 0, "largest eth_getLogs result count (0: no cap)")
+	maxRequest := fs.Int64("max-request-bytes", sim.DefaultMaxRequestBytes, "largest JSON-RPC request body served; larger ones get HTTP 413")
 	logTimes := fs.Bool("log-block-timestamp", false, "add blockTimestamp to served logs, like geth >= 1.16")
 	truthOut := fs.String("truth-out", "", "write the ground truth as JSON to this file")
 	faultsFile := fs.String("faults", "", "YAML of simulated providers (package faults), each served at /<name>/<chain>")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg := sim.Config{Seed: *seed, Scale: *scale, MaxLogRange: *maxRange, MaxLogResults: *maxResults, LogBlockTimestamp: *logTimes}
+	cfg := sim.Config{Seed: *seed, Scale: *scale, MaxLogRange: *maxRange, MaxLogResults: *maxResults, LogBlockTimestamp: *logTimes,
+		MaxRequestBytes: *maxRequest}
 	var err error
 	if cfg.From, err = parseTime(*fromS); err != nil {
 		return fmt.Errorf("flag --from: %w", err)
@@ -70,6 +72,7 @@ func run(logger *slog.Logger, args []string) error {
 	if err != nil {
 		return err
 	}
+	s.SetLogger(logger)
 	for _, id := range s.Chains() {
 		w := s.Truth().Window(id, cfg.From, cfg.To)
 		logger.Info("chain generated", "chain_id", id, "events", w.Events, "txs", w.Txs, "borrowers", w.Borrowers,

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/liqstream/liqstream/proto/liqstreamv1"
+	"github.com/liqstream/liqstream/services/lib/kafkaconn"
 	"github.com/liqstream/liqstream/services/lib/secret"
 	"github.com/liqstream/liqstream/services/lib/topics"
 	"github.com/liqstream/liqstream/services/lib/usd"
@@ -22,8 +23,9 @@ import (
 // Config configures an Alerter. DefaultConfig fills everything but the
 // webhook URL.
 type Config struct {
-	// Brokers are the Kafka seed brokers, host:port.
-	Brokers []string `yaml:"brokers"`
+	// Conn holds the Kafka seed brokers (brokers, host:port) and the TLS
+	// (tls.*) and SASL (sasl.*) settings: see package kafkaconn.
+	kafkaconn.Conn `yaml:",inline"`
 	// Topic is the liquidations topic to read.
 	Topic string `yaml:"topic"`
 	// GroupID is the consumer group; its committed offsets say where a
@@ -50,7 +52,7 @@ type Config struct {
 // attempt, 5 attempts starting 500 ms apart.
 func DefaultConfig() Config {
 	return Config{
-		Brokers:         []string{"127.0.0.1:9092"},
+		Conn:            kafkaconn.Conn{Brokers: []string{"127.0.0.1:9092"}},
 		Topic:           topics.Liquidations,
 		GroupID:         "liqstream-alerter",
 		ThresholdUSD:    "1000000",
@@ -68,6 +70,8 @@ func (c Config) Validate() error {
 	switch {
 	case len(c.Brokers) == 0 || c.Brokers[0] == "":
 		return fmt.Errorf("%w: brokers is empty: give at least one host:port", ErrConfig)
+	case c.Conn.Validate("") != nil:
+		return fmt.Errorf("%w: %w", ErrConfig, c.Conn.Validate(""))
 	case c.Topic == "":
 		return fmt.Errorf("%w: topic is empty: use %s", ErrConfig, topics.Liquidations)
 	case c.GroupID == "":
@@ -140,8 +144,18 @@ func New(cfg Config, log *slog.Logger) (*Alerter, error) {
 // Kafka fails (then it returns the error; the failed record's offset is not
 // committed).
 func (a *Alerter) Run(ctx context.Context) error {
+	dialer, err := Dialer(a.cfg.Conn)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	// The reader retries failed connections forever; a wrong password or CA
+	// fails here, at once, with what to do.
+	if err := CheckConn(ctx, a.cfg.Conn, dialer); err != nil {
+		return err
+	}
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:        a.cfg.Brokers,
+		Dialer:         dialer,
 		GroupID:        a.cfg.GroupID,
 		Topic:          a.cfg.Topic,
 		StartOffset:    kafka.FirstOffset,
@@ -164,6 +178,9 @@ func (a *Alerter) Run(ctx context.Context) error {
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
+			}
+			if ce := a.cfg.Explain(err); ce != err {
+				return fmt.Errorf("reading %s as group %s: %w", a.cfg.Topic, a.cfg.GroupID, ce)
 			}
 			return fmt.Errorf("reading %s as group %s from %v: %w (check the brokers and that the topic exists)",
 				a.cfg.Topic, a.cfg.GroupID, a.cfg.Brokers, err)

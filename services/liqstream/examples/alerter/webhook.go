@@ -121,6 +121,9 @@ func IsRetryable(err error) bool {
 
 const maxBackoff = 30 * time.Second
 
+// maxResponseBytes bounds what is read of a webhook's answer body.
+const maxResponseBytes = 64 << 10
+
 // post delivers al, retrying retryable failures with exponential backoff.
 func (a *Alerter) post(ctx context.Context, al Alert) error {
 	body, err := json.Marshal(al)
@@ -174,7 +177,9 @@ func (a *Alerter) postOnce(ctx context.Context, al Alert, body []byte) (int, err
 		return 0, fmt.Errorf("POST %s: %w", a.cfg.WebhookURL, err)
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	// Only the status matters: drain a little so that the connection can be
+	// reused, never more than maxResponseBytes (Close drops the rest).
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		return resp.StatusCode, nil

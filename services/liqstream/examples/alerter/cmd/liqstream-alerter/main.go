@@ -7,10 +7,13 @@
 //	LIQSTREAM_ALERTER_WEBHOOK_URL=https://hooks.example/T0KEN \
 //	liqstream-alerter [--config alerter.yaml] [--brokers h:p,...] [--topic t]
 //	                  [--group id] [--threshold-usd 1000000]
+//	                  [--kafka-tls-ca-file ca.pem] [--kafka-sasl-mechanism SCRAM-SHA-512
+//	                   --kafka-sasl-username u --kafka-sasl-password-file f]
 //
 // Settings apply as defaults < config file < environment < flags. The webhook
 // URL is read from the config file (webhook_url) or the environment, never
-// from a flag, so it does not show in the process list.
+// from a flag, so it does not show in the process list; so is the Kafka SASL
+// password (sasl.password, $KAFKA_SASL_PASSWORD or a file).
 package main
 
 import (
@@ -23,6 +26,7 @@ import (
 	"syscall"
 
 	"github.com/liqstream/liqstream/services/lib/configfile"
+	"github.com/liqstream/liqstream/services/lib/kafkaconn"
 	"github.com/liqstream/liqstream/services/lib/secret"
 	"github.com/liqstream/liqstream/services/liqstream/examples/alerter"
 )
@@ -45,6 +49,7 @@ func run(log *slog.Logger, args []string) error {
 	topic := fs.String("topic", "", "liquidations topic (topic)")
 	group := fs.String("group", "", "consumer group (group_id)")
 	threshold := fs.String("threshold-usd", "", "smallest collateral USD that alerts, e.g. 1000000 (threshold_usd)")
+	kflags := kafkaconn.AddFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -67,6 +72,9 @@ func run(log *slog.Logger, args []string) error {
 	}
 	if set["threshold-usd"] {
 		cfg.ThresholdUSD = *threshold
+	}
+	if err := kflags.Apply(&cfg.Conn, os.Getenv); err != nil {
+		return err
 	}
 	a, err := alerter.New(cfg, log)
 	if err != nil {
