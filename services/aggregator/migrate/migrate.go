@@ -120,7 +120,7 @@ func prepare(ctx context.Context, conn driver.Conn, database string) error {
 		return fmt.Errorf("%w %q: use letters, digits and underscores (clickhouse.database)", ErrBadDatabase, database)
 	}
 	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+database); err != nil {
-		return fmt.Errorf("creating database %s: %w (check the ClickHouse address and that the user may create databases)", database, err)
+		return fmt.Errorf("creating database %s: %w (check clickhouse.addr, clickhouse.username and clickhouse.password, and that the user may create databases)", database, err)
 	}
 	// A plain MergeTree: rows are only ever appended, one per migration.
 	if err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+database+`.schema_migrations

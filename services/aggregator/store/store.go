@@ -45,8 +45,15 @@ type WriteError struct {
 func (e *WriteError) Error() string {
 	hint := "check that ClickHouse is reachable and healthy; the batch is safe to write again"
 	var ex *clickhouse.Exception
-	if errors.As(e.Err, &ex) && (ex.Code == 60 || ex.Code == 81 || ex.Code == 16 || ex.Code == 47) {
-		hint = "the schema is missing or old: run `aggregator migrate` against this database"
+	if errors.As(e.Err, &ex) {
+		switch ex.Code {
+		case 60, 81, 16, 47: // UNKNOWN_TABLE, UNKNOWN_DATABASE, NO_SUCH_COLUMN_IN_TABLE, UNKNOWN_IDENTIFIER
+			hint = "the schema is missing or old: run `aggregator migrate` against this database"
+		case 192, 193, 516: // UNKNOWN_USER, WRONG_PASSWORD (18.16), AUTHENTICATION_FAILED (current)
+			hint = "ClickHouse refused the credentials: check clickhouse.username and clickhouse.password"
+		case 164, 497: // READONLY, ACCESS_DENIED
+			hint = "the ClickHouse user may not write here (a read-only user such as analyst?): give the aggregator a user with INSERT on the database"
+		}
 	}
 	return fmt.Sprintf("%s (%d rows, %d attempts): %v (%s)", e.Step, e.Rows, e.Attempts, e.Err, hint)
 }

@@ -30,6 +30,7 @@ import (
 
 	"github.com/liqstream/liqstream/services/aggregator/aggregator"
 	"github.com/liqstream/liqstream/services/aggregator/migrate"
+	"github.com/liqstream/liqstream/services/chainsim/faults"
 	"github.com/liqstream/liqstream/services/chainsim/sim"
 	"github.com/liqstream/liqstream/services/ingest/ingest"
 	"github.com/liqstream/liqstream/services/lib/secret"
@@ -72,6 +73,7 @@ var counters = []struct{ name, query string }{
 	{"insert latency (insert_latency_seconds)", `sum(insert_latency_seconds_count{job="aggregator"})`},
 	{"batch size (batch_size)", `sum(batch_size_count{job="aggregator"})`},
 	{"DLQ counts (dlq_records_total)", `sum(dlq_records_total{job="aggregator",reason="empty_value"})`},
+	{"ingest dead letters (decode_errors_total)", `sum(decode_errors_total{job="ingest"})`},
 	{"reorgs (reorgs_detected_total)", `sum(reorgs_detected_total{job="ingest",chain="ethereum"})`},
 	{"retractions (retractions_published_total)", `sum(retractions_published_total{job="ingest",chain="ethereum"})`},
 	{"price fallbacks (price_fallback_latest_total)", `sum(price_fallback_latest_total{job="ingest",chain="ethereum"})`},
@@ -89,9 +91,8 @@ var gauges = []struct {
 	{"consumer_lag_records", `consumer_lag_records{job="aggregator"}`, 0, 1e6},
 }
 
-// emptyPanels may have no data in this run: nothing makes ingest
-// dead-letter a log here.
-var emptyPanels = map[string]bool{"Ingest dead letters by reason": true}
+// emptyPanels may have no data in this run (none at present).
+var emptyPanels = map[string]bool{}
 
 // TestPrometheusScrapesThePipeline runs chainsim, one ingest (follow mode)
 // and the aggregator in-process, each service with its own /metrics server
@@ -102,7 +103,9 @@ var emptyPanels = map[string]bool{"Ingest dead letters by reason": true}
 // produces an empty record to the liquidations topic every 300ms (the
 // aggregator dead-letters it), and the RPC middleware answers oracle calls
 // at even blocks with "missing trie node" (ingest falls back to the latest
-// price) and every 20th eth_getLogs with HTTP 503. The test queries Prometheus'
+// price) and every 20th eth_getLogs with HTTP 503, and a fifth of the
+// liquidation logs arrive corrupted (ingest dead-letters them). The test
+// queries Prometheus'
 // HTTP API twice, at least two scrape intervals apart, and requires every
 // named counter to rise and every gauge to be scraped afresh; then every
 // query of the pipeline-health dashboard must return data, and every alert
@@ -140,7 +143,12 @@ func TestPrometheusScrapesThePipeline(t *testing.T) {
 	from := s.BlockAt(1, busiest)
 	head := from + 301
 	s.SetHead(1, head)
-	node := &prunedNode{next: s.Handler(), oracle: strings.ToLower(s.Oracle(1).Hex())}
+	// A fifth of the liquidation logs arrive corrupted (ingest dead-letters them).
+	bad, err := faults.New(faults.Config{Seed: 1, BadLogRate: 0.2}, s.Handler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := &prunedNode{next: bad, oracle: strings.ToLower(s.Oracle(1).Hex())}
 	rpcSrv := httptest.NewServer(node)
 	defer rpcSrv.Close()
 
