@@ -51,7 +51,11 @@ type Config struct {
 	// Confirmations is how far behind the head ingest stays; -1 (default)
 	// takes the chain's value from lib/chains.
 	Confirmations int64 `yaml:"confirmations"`
-	// PollInterval is how often follow mode polls the head (default 2s).
+	// PollInterval is how often follow mode polls the head (default 250ms).
+	// A poll is one eth_blockNumber; the finalized block is read only when
+	// the head moved. Events reach the rollups about a poll interval plus
+	// the aggregator's batch.max_wait after their block is safe; raise it
+	// on a rate-limited endpoint.
 	PollInterval time.Duration `yaml:"poll_interval"`
 	// LogRange is the block span of one eth_getLogs request; 0 (default)
 	// takes the chain's MaxLogRange from lib/chains.
@@ -92,7 +96,7 @@ type MarketConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		Confirmations:    -1,
-		PollInterval:     2 * time.Second,
+		PollInterval:     250 * time.Millisecond,
 		Concurrency:      4,
 		ProgressInterval: 5 * time.Second,
 		Kafka:            publish.Config{Conn: kafkaconn.Conn{Brokers: []string{"127.0.0.1:9092"}}},

@@ -66,6 +66,9 @@ type Ingester struct {
 	// "Reorgs").
 	recent *recent
 	cpHash string
+	// The last poll's head and safe block (safeHead), owned by Run.
+	polled                 bool
+	polledHead, polledSafe uint64
 
 	mu   sync.Mutex
 	prog Progress
@@ -274,11 +277,21 @@ func stopped(ctx context.Context, err error) error {
 	return err
 }
 
-// safeHead returns min(finalized, head − confirmations) and the head.
+// safeHead returns min(finalized, head − confirmations) and the head. The
+// finalized block only advances with a new head, so while the head stands
+// still a poll costs one eth_blockNumber.
 func (in *Ingester) safeHead(ctx context.Context, cl *rpc.Client) (safe, head uint64, err error) {
 	if head, err = cl.Head(ctx); err != nil {
 		return 0, 0, err
 	}
+	if in.polled && head == in.polledHead {
+		return in.polledSafe, head, nil
+	}
+	defer func() {
+		if err == nil {
+			in.polled, in.polledHead, in.polledSafe = true, head, safe
+		}
+	}()
 	in.noteHead(ctx, cl, head)
 	safe = 0
 	if head > in.r.confirmations {

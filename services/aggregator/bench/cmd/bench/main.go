@@ -23,6 +23,7 @@ import (
 
 	"github.com/liqstream/liqstream/services/aggregator/bench"
 	"github.com/liqstream/liqstream/services/aggregator/consume"
+	"github.com/liqstream/liqstream/services/ingest/ingest"
 	"github.com/liqstream/liqstream/services/lib/benchline"
 	"github.com/liqstream/liqstream/services/lib/kfakeproc"
 )
@@ -171,7 +172,7 @@ func latency(ctx context.Context, r *benchline.Reporter, log *slog.Logger, kfake
 		return err
 	}
 	defer broker.Close()
-	const poll = 50 * time.Millisecond
+	poll := ingest.DefaultConfig().PollInterval // default settings, as the target asks
 	res, err := bench.Latency(ctx, bench.LatencyConfig{
 		Events: events, PerStep: 10, PollInterval: poll, QueryInterval: 10 * time.Millisecond, Seed: seed,
 		Brokers: broker.Addrs, ClickHouse: chAddr, Log: log,
