@@ -1,7 +1,6 @@
 package aggregator_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -13,6 +12,12 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/metric/noop"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
 	liqstreamv1 "github.com/liqstream/liqstream/proto/liqstreamv1"
 	"github.com/liqstream/liqstream/services/aggregator/aggregator"
 	"github.com/liqstream/liqstream/services/aggregator/consume"
@@ -20,11 +25,6 @@ import (
 	"github.com/liqstream/liqstream/services/aggregator/query"
 	"github.com/liqstream/liqstream/services/lib/testsupport"
 	"github.com/liqstream/liqstream/services/lib/topics"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"go.opentelemetry.io/otel/metric/noop"
-	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
 )
 
 // TestSchemaEvolutionOnTheTopic: a record of an unknown major version of the
@@ -112,7 +112,7 @@ func TestClickHouseOutageIsRetriedWithoutLossOrDuplication(t *testing.T) {
 	}
 	first, second := evs[:2000], evs[2000:]
 
-	var logs syncBuffer
+	var logs testsupport.SyncBuffer
 	agg, err := aggregator.New(cfg, slog.New(slog.NewTextHandler(&logs, nil)), noop.NewMeterProvider().Meter("test"))
 	if err != nil {
 		t.Fatal(err)
@@ -355,24 +355,6 @@ func (p *flakyProxy) downFor() time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.downTotal.Round(time.Millisecond)
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes by a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func namedID(id string) []any { return []any{clickhouse.Named("id", id)} }

@@ -114,7 +114,7 @@ func TestOversizedRecordsAreDeadLettered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testsupport.SyncBuffer
 	agg, err := aggregator.New(cfg, slog.New(slog.NewJSONHandler(&logs, nil)), tel.Meter())
 	if err != nil {
 		t.Fatal(err)

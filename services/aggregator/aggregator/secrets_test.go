@@ -71,7 +71,7 @@ func TestWrongClickHousePasswordNeverShows(t *testing.T) {
 	cfg.ClickHouse.MaxAttempts = 2
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var logs syncBuffer
+	var logs testsupport.SyncBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	_, merr := aggregator.Migrate(ctx, cfg.ClickHouse, log, true)

@@ -69,7 +69,7 @@ func TestBonusFeeAndDeficitsMatchTruth(t *testing.T) {
 		t.Fatalf("truth has %d liquidations and %d deficits in the window; the test needs both", len(wantLiq), len(wantDef))
 	}
 	gotLiq, gotDef := 0, 0
-	for _, r := range consume(t, cfg.Kafka.Brokers, cfg.Kafka.TopicPrefix+topics.Liquidations) {
+	for _, r := range testsupport.ReadTopic(t, cfg.Kafka.Brokers, cfg.Kafka.TopicPrefix+topics.Liquidations) {
 		schema := ""
 		for _, h := range r.Headers {
 			if h.Key == topics.HeaderSchema {

@@ -110,7 +110,7 @@ func TestBackfillThroughFaultyProviders(t *testing.T) {
 	urls, named := providerMix(t, f, testsupport.Seed(t), lag, true)
 	cfg := faultyConfig(f, c.ListenAddrs(), urls)
 	runIngest(t, cfg, 90*time.Second)
-	checkAgainstTruth(t, f, consume(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations))
+	checkAgainstTruth(t, f, testsupport.ReadTopic(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations))
 	a, l := named["alchemy"].Stats(), named["lagging"].Stats()
 	t.Logf("alchemy %+v", a)
 	t.Logf("lagging %+v", l)
@@ -142,7 +142,7 @@ func TestRPCRequestsPer100kBlocks(t *testing.T) {
 			cfg.From, cfg.To = fmt.Sprint(from), fmt.Sprint(from+blocks)
 			cfg.LogRange = 2000 // the provider's cap, as a user who knows it would set
 			runIngest(t, cfg, 60*time.Second)
-			recs := consume(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations)
+			recs := testsupport.ReadTopic(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations)
 			// Minimum for the data: one eth_getLogs and one header batch per
 			// 2,000-block range (the checkpoint needs the range's last hash),
 			// one price batch per range with events, one token batch.

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
@@ -72,48 +71,6 @@ func testLogger(t testing.TB) *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	return slog.New(slog.DiscardHandler)
-}
-
-// consume reads a topic read_committed from the start to its high
-// watermark. Ingest writes in transactions, so the last offset of a
-// partition is a commit marker: control records are kept to see it, and
-// dropped from the result.
-func consume(t testing.TB, brokers []string, topic string) []*kgo.Record {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			want[o.Partition] = o.Offset
-		}
-	})
-	var out []*kgo.Record
-	for len(want) > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("consuming %s: %v (left %v)", topic, ctx.Err(), want)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if !r.Attrs.IsControl() {
-				out = append(out, r)
-			}
-			if r.Offset+1 >= want[r.Partition] {
-				delete(want, r.Partition)
-			}
-		})
-	}
-	return out
 }
 
 // checkAgainstTruth asserts the events are exactly chainsim's truth: same ids,
@@ -195,7 +152,7 @@ func TestBackfillKfake(t *testing.T) {
 	f := startSim(t, 137, "polygon", 0.05)
 	cfg := f.config(c.ListenAddrs())
 	runIngest(t, cfg, 60*time.Second)
-	checkAgainstTruth(t, f, consume(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations))
+	checkAgainstTruth(t, f, testsupport.ReadTopic(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations))
 }
 
 // TestBackfillRealKafka backfills Ethereum from chainsim into the real broker
@@ -206,7 +163,7 @@ func TestBackfillRealKafka(t *testing.T) {
 	cfg := f.config(brokers)
 	cfg.Kafka.Replication = 1
 	runIngest(t, cfg, 90*time.Second)
-	checkAgainstTruth(t, f, consume(t, brokers, cfg.Kafka.TopicPrefix+topics.Liquidations))
+	checkAgainstTruth(t, f, testsupport.ReadTopic(t, brokers, cfg.Kafka.TopicPrefix+topics.Liquidations))
 }
 
 // TestRestartResumesWithoutGap cancels a backfill midway, restarts it, and
@@ -245,5 +202,5 @@ func TestRestartResumesWithoutGap(t *testing.T) {
 	if second.Current != first.To || second.EventsPublished == 0 {
 		t.Fatalf("second run: %+v", second)
 	}
-	checkAgainstTruth(t, f, consume(t, brokers, cfg.Kafka.TopicPrefix+topics.Liquidations))
+	checkAgainstTruth(t, f, testsupport.ReadTopic(t, brokers, cfg.Kafka.TopicPrefix+topics.Liquidations))
 }

@@ -78,8 +78,8 @@ func eventID(txHash string, logIndex uint) string {
 	return fmt.Sprintf("1:%s:%d", strings.ToLower(txHash), logIndex)
 }
 
-// counterSum sums an int64 counter's points for chain.
-func counterSum(t *testing.T, r *sdkmetric.ManualReader, name, chain string) int64 {
+// counterSum sums an int64 counter's points whose attribute key is value.
+func counterSum(t *testing.T, r *sdkmetric.ManualReader, name, key, value string) int64 {
 	t.Helper()
 	var rm metricdata.ResourceMetrics
 	if err := r.Collect(context.Background(), &rm); err != nil {
@@ -90,7 +90,7 @@ func counterSum(t *testing.T, r *sdkmetric.ManualReader, name, chain string) int
 		for _, m := range sm.Metrics {
 			if s, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == name {
 				for _, p := range s.DataPoints {
-					if v, _ := p.Attributes.Value(attribute.Key("chain")); v.AsString() == chain {
+					if v, _ := p.Attributes.Value(attribute.Key(key)); v.AsString() == value {
 						n += p.Value
 					}
 				}
@@ -157,7 +157,7 @@ func TestReorg(t *testing.T) {
 			latestDef := map[string]*liqstreamv1.DeficitEvent{}
 			retracted := map[string]int{}
 			revised, retractedDefs := 0, 0 // records with a revision above 1; deficit retractions
-			for _, r := range consume(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations) {
+			for _, r := range testsupport.ReadTopic(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations) {
 				if schemaOf(r) == topics.SchemaDeficitEvent {
 					var d liqstreamv1.DeficitEvent
 					if err := proto.Unmarshal(r.Value, &d); err != nil {
@@ -232,10 +232,10 @@ func TestReorg(t *testing.T) {
 			if tc.depth > reorgConfirmations {
 				wantReorgs = 1
 			}
-			if n := counterSum(t, reader, "reorgs_detected", "ethereum"); n != wantReorgs {
+			if n := counterSum(t, reader, "reorgs_detected", "chain", "ethereum"); n != wantReorgs {
 				t.Fatalf("reorgs_detected{chain=ethereum} = %d, want %d", n, wantReorgs)
 			}
-			if n := counterSum(t, reader, "retractions_published", "ethereum"); n != int64(nret+retractedDefs) {
+			if n := counterSum(t, reader, "retractions_published", "chain", "ethereum"); n != int64(nret+retractedDefs) {
 				t.Fatalf("retractions_published{chain=ethereum} = %d, want %d (%d liquidations, %d deficits)", n, nret+retractedDefs, nret, retractedDefs)
 			}
 			last := in.Progress().Current - 1
@@ -326,7 +326,7 @@ func TestReorgTooDeepAfterRestart(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	cp := in.Progress().Current - 1
-	nrec := len(consume(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations))
+	nrec := len(testsupport.ReadTopic(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations))
 	if _, err := f.sim.Reorg(1, 150, testsupport.Seed(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +351,7 @@ func TestReorgTooDeepAfterRestart(t *testing.T) {
 			t.Fatalf("error %q does not mention %q", err, s)
 		}
 	}
-	if n := len(consume(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations)); n != nrec {
+	if n := len(testsupport.ReadTopic(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations)); n != nrec {
 		t.Fatalf("%d records after the failed run, %d before", n, nrec)
 	}
 }

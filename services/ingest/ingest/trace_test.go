@@ -18,6 +18,7 @@ import (
 	"github.com/liqstream/liqstream/services/ingest/publish"
 	"github.com/liqstream/liqstream/services/ingest/rpc"
 	"github.com/liqstream/liqstream/services/lib/telemetry"
+	"github.com/liqstream/liqstream/services/lib/testsupport"
 	"github.com/liqstream/liqstream/services/lib/topics"
 )
 
@@ -47,7 +48,7 @@ func TestTracesFromFetchToRecord(t *testing.T) {
 	if err := in.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	recs := consume(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations)
+	recs := testsupport.ReadTopic(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations)
 	if len(recs) == 0 {
 		t.Fatal("no records published")
 	}

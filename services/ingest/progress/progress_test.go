@@ -1,7 +1,6 @@
 package progress
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -9,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/liqstream/liqstream/services/lib/testsupport"
 )
 
 func TestBar(t *testing.T) {
@@ -155,26 +156,8 @@ func TestEstimator(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the reporter goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestReporterTerminal(t *testing.T) {
-	var out syncBuffer
+	var out testsupport.SyncBuffer
 	r := New(&out, true, func() int { return 40 })
 	now := time.Unix(0, 0)
 	r.now = func() time.Time { return now }
@@ -197,7 +180,7 @@ func TestReporterTerminal(t *testing.T) {
 }
 
 func TestReporterPlain(t *testing.T) {
-	var out syncBuffer
+	var out testsupport.SyncBuffer
 	r := New(&out, false, nil)
 	if r.Writer() != &out {
 		t.Fatal("off a terminal, logs go straight to the output")

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -88,7 +87,7 @@ func TestPublishedRecordsCarryTheirProducerSpan(t *testing.T) {
 			}
 			return s
 		}
-		recs := readRecords(t, brokers, p.Topics().Liquidations)
+		recs := testsupport.ReadTopic(t, brokers, p.Topics().Liquidations)
 		if len(recs) != len(evs) {
 			t.Fatalf("read %d records, want %d", len(recs), len(evs))
 		}
@@ -110,7 +109,7 @@ func TestPublishedRecordsCarryTheirProducerSpan(t *testing.T) {
 		if len(seen) != len(evs) {
 			t.Fatalf("%d distinct producer spans for %d records", len(seen), len(evs))
 		}
-		dl := readRecords(t, brokers, p.Topics().DLQ)
+		dl := testsupport.ReadTopic(t, brokers, p.Topics().DLQ)
 		if len(dl) != 1 {
 			t.Fatalf("read %d dead letters, want 1", len(dl))
 		}
@@ -135,52 +134,12 @@ func TestPublishedRecordsCarryTheirProducerSpan(t *testing.T) {
 		if err := q.Transact(ctx, Checkpoint{Block: 1}, fillWith(q, events(chain, 0, 2))); err != nil {
 			t.Fatal(err)
 		}
-		for _, r := range readRecords(t, brokers, q.Topics().Liquidations) {
+		for _, r := range testsupport.ReadTopic(t, brokers, q.Topics().Liquidations) {
 			if len(r.Headers) != 2 || headerOf(r, topics.HeaderTraceParent) != "" {
 				t.Fatalf("untraced record has headers %v, want schema and content-type only", r.Headers)
 			}
 		}
 	})
-}
-
-// readRecords reads topic read_committed from the start to its high
-// watermark and returns its data records.
-func readRecords(t *testing.T, brokers []string, topic string) []*kgo.Record {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			want[o.Partition] = o.Offset
-		}
-	})
-	var out []*kgo.Record
-	for len(want) > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("reading %s: %v (left %v)", topic, ctx.Err(), want)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if !r.Attrs.IsControl() {
-				out = append(out, r)
-			}
-			if r.Offset+1 >= want[r.Partition] {
-				delete(want, r.Partition)
-			}
-		})
-	}
-	return out
 }
 
 func headerOf(r *kgo.Record, key string) string {

@@ -1,7 +1,6 @@
 package telemetry
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -17,6 +16,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/liqstream/liqstream/services/lib/testsupport"
 )
 
 func TestNewTracingFromEnvironment(t *testing.T) {
@@ -60,7 +61,7 @@ func TestNewTracingFromEnvironment(t *testing.T) {
 }
 
 func TestConsoleExporterWritesSpans(t *testing.T) {
-	var buf syncBuffer
+	var buf testsupport.SyncBuffer
 	tr, err := newTracing(context.Background(), "ingest", func(k string) string {
 		return map[string]string{EnvTracesExporter: "console"}[k]
 	}, &buf)
@@ -242,23 +243,6 @@ func headerValue(r *kgo.Record, key string) string {
 		}
 	}
 	return ""
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // BenchmarkRecordSpan is the per-record cost of tracing on the publish path:

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -55,6 +56,7 @@ func run(args []string) (bool, error) {
 	latEvents := fs.Int("latency-events", 500, "latency: at least this many events measured")
 	maxRecords := fs.Int("max-records", 0, "throughput: the consumer's batch.max_records (0: its default)")
 	seed := fs.Int64("seed", 1, "seed of the synthetic events and of chainsim")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of this process over the throughput harness to this file")
 	verbose := fs.Bool("v", false, "log progress, and every settled window of the consumer, to stderr")
 	if err := fs.Parse(args); err != nil {
 		return false, err
@@ -79,7 +81,20 @@ func run(args []string) (bool, error) {
 	}
 
 	if want["throughput"] {
-		if err := throughput(ctx, r, log, *kfakeBin, *kafka, *chAddr, *events, *runs, *realEvents, *realRuns, *maxRecords, *seed); err != nil {
+		if *cpuprofile != "" {
+			f, err := os.Create(*cpuprofile)
+			if err != nil {
+				return false, err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return false, err
+			}
+		}
+		err := throughput(ctx, r, log, *kfakeBin, *kafka, *chAddr, *events, *runs, *realEvents, *realRuns, *maxRecords, *seed)
+		if *cpuprofile != "" {
+			pprof.StopCPUProfile()
+		}
+		if err != nil {
 			return false, err
 		}
 	}
