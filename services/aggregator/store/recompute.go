@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"errors"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -18,6 +21,9 @@ type recomputeStep struct {
 	// step names the step in WriteError.
 	step string
 	sql  string
+	// after: the step must run after the one before it (a rollup's clear
+	// half after its data half); other steps run concurrently.
+	after bool
 }
 
 // rollupPlan lists the statements that bring the rollups of a set of (chain,
@@ -62,6 +68,7 @@ func loadRollupPlan() (rollupPlan, error) {
 		if err != nil {
 			return rollupPlan{}, err
 		}
+		st.after = strings.HasSuffix(s.name, "_clear")
 		p.liquidations = append(p.liquidations, st)
 		if s.badDebt {
 			p.badDebt = append(p.badDebt, st)
@@ -123,19 +130,40 @@ func (s *Store) recompute(ctx context.Context, buckets []bucket, rows int) error
 
 // recomputeWith runs steps over buckets, at most bucketsPerStatement buckets
 // per statement, each chunk with a fresh version. Its cost is proportional to
-// the raw rows of the touched buckets, never to the table.
+// the raw rows of the touched buckets, never to the table. The rollups are
+// independent of each other, so their statements run concurrently (each
+// reads the raw table once; ClickHouse runs them on separate cores); within
+// a rollup the clear half follows the data half.
 func (s *Store) recomputeWith(ctx context.Context, steps []recomputeStep, buckets []bucket, rows int) error {
+	var groups [][]recomputeStep
+	for _, st := range steps {
+		if st.after && len(groups) > 0 {
+			groups[len(groups)-1] = append(groups[len(groups)-1], st)
+		} else {
+			groups = append(groups, []recomputeStep{st})
+		}
+	}
 	for len(buckets) > 0 {
 		n := min(len(buckets), bucketsPerStatement)
 		chunk := buckets[:n]
 		buckets = buckets[n:]
 		args := bucketArgs(chunk, s.nextVersion())
-		for _, st := range steps {
-			if err := s.retry(ctx, st.step, rows, func(ctx context.Context) error {
-				return s.conn.Exec(ctx, st.sql, args...)
-			}); err != nil {
-				return err
-			}
+		errs := make([]error, len(groups))
+		var wg sync.WaitGroup
+		for i, g := range groups {
+			wg.Go(func() {
+				for _, st := range g {
+					if errs[i] = s.retry(ctx, st.step, rows, func(ctx context.Context) error {
+						return s.conn.Exec(ctx, st.sql, args...)
+					}); errs[i] != nil {
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -207,8 +207,9 @@ func (in *Ingester) fetch(ctx context.Context, st stage, c *chunk) {
 	}
 }
 
-// lookups reads one market's token metadata, prices and reserve
-// configuration for a chunk, each in one batch.
+// lookups reads one market's token metadata for a chunk in one batch (the
+// tokens are cached, so usually none), then its prices and reserve
+// configurations together in another.
 func (in *Ingester) lookups(ctx context.Context, pr *price.Pricer, m *protocol.Market, hi uint64, w *marketWork) error {
 	var err error
 	if w.toks, w.tokErrs, err = pr.Tokens(ctx, hi, w.tokens); err != nil {
@@ -222,7 +223,8 @@ func (in *Ingester) lookups(ctx context.Context, pr *price.Pricer, m *protocol.M
 			colls = append(colls, price.Request{Block: b, Assets: as})
 		}
 	}
-	quotes, qErrs, err := pr.Prices(ctx, reqs)
+	// Prices and reserve configurations (bonus, fee) in one JSON-RPC batch.
+	quotes, qErrs, rs, rErrs, err := pr.Lookup(ctx, reqs, colls, m.Adapter.ProtocolFee())
 	if err != nil {
 		return err
 	}
@@ -234,13 +236,6 @@ func (in *Ingester) lookups(ctx context.Context, pr *price.Pricer, m *protocol.M
 		}
 	}
 	w.reserves = map[uint64]map[common.Address]price.Reserve{}
-	if len(colls) == 0 {
-		return nil
-	}
-	rs, rErrs, err := pr.Reserves(ctx, colls, m.Adapter.ProtocolFee())
-	if err != nil {
-		return err
-	}
 	for i, r := range colls {
 		w.reserves[r.Block] = rs[i]
 		for a, e := range rErrs[i] {

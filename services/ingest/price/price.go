@@ -258,10 +258,92 @@ type Quote struct {
 // state of a request's block, that request is answered at the latest block
 // with Quote.Latest set (never silently at the wrong block).
 func (p *Pricer) Prices(ctx context.Context, reqs []Request) ([]Quote, []error, error) {
-	out := make([]Quote, len(reqs))
-	errs := make([]error, len(reqs))
-	var idx []int
-	keys := make([]string, len(reqs))
+	j := p.pricesJob(reqs)
+	if err := p.run(ctx, j); err != nil {
+		return nil, nil, err
+	}
+	return j.out, j.errs, nil
+}
+
+// Lookup is Prices(prices) and Reserves(reserves, withFee) with the calls of
+// both in one JSON-RPC batch: one round trip for a range's lookups.
+func (p *Pricer) Lookup(ctx context.Context, prices, reserves []Request, withFee bool) ([]Quote, []error, []map[common.Address]Reserve, []map[common.Address]error, error) {
+	pj, rj := p.pricesJob(prices), p.reservesJob(reserves, withFee)
+	if err := p.run(ctx, pj, rj); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return pj.out, pj.errs, rj.out, rj.errs, nil
+}
+
+// lookupJob is one Prices or Reserves call split at the wire: the calls it
+// still needs after its cache, how it takes their answers from a batch, its
+// per-request fallback when the node lacks some block's state, and the
+// decoding and caching of what it got.
+type lookupJob interface {
+	calls() []rpc.Call
+	take(res []rpc.CallResult)
+	fallback(ctx context.Context) error
+	finish()
+	what() string
+}
+
+// run sends the calls of every job in one JSON-RPC batch. When a block's
+// state is missing (rpc.ErrBlockNotFound fails the whole batch), each job
+// retries its requests alone and falls back to the latest block for those
+// the node cannot serve.
+func (p *Pricer) run(ctx context.Context, jobs ...lookupJob) error {
+	var calls []rpc.Call
+	ns := make([]int, len(jobs))
+	var whats []string
+	for i, j := range jobs {
+		c := j.calls()
+		calls, ns[i] = append(calls, c...), len(c)
+		if len(c) > 0 {
+			whats = append(whats, j.what())
+		}
+	}
+	if len(calls) > 0 {
+		res, err := p.caller.CallBatch(ctx, calls)
+		switch {
+		case err == nil:
+			for i, j := range jobs {
+				j.take(res[:ns[i]])
+				res = res[ns[i]:]
+			}
+		case errors.Is(err, rpc.ErrBlockNotFound):
+			for i, j := range jobs {
+				if ns[i] > 0 {
+					if err := j.fallback(ctx); err != nil {
+						return err
+					}
+				}
+			}
+		default:
+			return fmt.Errorf("reading %s on %s: %w", strings.Join(whats, " and "), p.cfg.Chain, err)
+		}
+	}
+	for _, j := range jobs {
+		j.finish()
+	}
+	return nil
+}
+
+// pricesJob is the wire part of Prices.
+type pricesJob struct {
+	p       *Pricer
+	reqs    []Request
+	out     []Quote
+	errs    []error
+	keys    []string
+	idx     []int // requests not cached
+	per     int   // calls per request
+	answers [][]rpc.CallResult
+	callsAt func(Request, uint64) []rpc.Call
+}
+
+func (p *Pricer) pricesJob(reqs []Request) *pricesJob {
+	j := &pricesJob{p: p, reqs: reqs, out: make([]Quote, len(reqs)), errs: make([]error, len(reqs)),
+		keys: make([]string, len(reqs)), answers: make([][]rpc.CallResult, len(reqs)), per: 1}
 	p.mu.Lock()
 	eth := p.ethBase
 	for i := range reqs {
@@ -269,70 +351,76 @@ func (p *Pricer) Prices(ctx context.Context, reqs []Request) ([]Quote, []error, 
 		slices.SortFunc(assets, func(a, b common.Address) int { return strings.Compare(string(a[:]), string(b[:])) })
 		assets = slices.Compact(assets)
 		reqs[i].Assets = assets
-		keys[i] = cacheKey(reqs[i].Block, assets)
-		if m, ok := p.prices[keys[i]]; ok {
-			out[i] = Quote{Prices: m, Block: reqs[i].Block}
+		j.keys[i] = cacheKey(reqs[i].Block, assets)
+		if m, ok := p.prices[j.keys[i]]; ok {
+			j.out[i] = Quote{Prices: m, Block: reqs[i].Block}
 			continue
 		}
-		idx = append(idx, i)
+		j.idx = append(j.idx, i)
 	}
 	p.mu.Unlock()
-	if len(idx) == 0 {
-		return out, errs, nil
-	}
-	per := 1
 	if eth {
-		per = 2
+		j.per = 2
 	}
-	callsAt := func(r Request, block uint64) []rpc.Call {
+	j.callsAt = func(r Request, block uint64) []rpc.Call {
 		cs := []rpc.Call{{To: p.cfg.Oracle, Data: EncodeGetAssetsPrices(r.Assets), Block: block}}
 		if eth {
 			cs = append(cs, rpc.Call{To: p.cfg.ETHUSDFeed, Data: SelLatestRoundData[:], Block: block})
 		}
 		return cs
 	}
-	calls := make([]rpc.Call, 0, per*len(idx))
-	for _, i := range idx {
-		calls = append(calls, callsAt(reqs[i], reqs[i].Block)...)
+	return j
+}
+
+func (j *pricesJob) what() string { return "oracle prices" }
+
+func (j *pricesJob) calls() []rpc.Call {
+	calls := make([]rpc.Call, 0, j.per*len(j.idx))
+	for _, i := range j.idx {
+		calls = append(calls, j.callsAt(j.reqs[i], j.reqs[i].Block)...)
 	}
-	answers := make([][]rpc.CallResult, len(reqs))
-	res, err := p.caller.CallBatch(ctx, calls)
-	switch {
-	case err == nil:
-		for k, i := range idx {
-			answers[i] = res[per*k : per*(k+1)]
-			out[i].Block = reqs[i].Block
-		}
-	case errors.Is(err, rpc.ErrBlockNotFound):
-		// Some block's state is missing: retry each request alone and fall
-		// back to the latest block for those the node cannot serve.
-		for _, i := range idx {
-			a, block, latest, err := p.callOrLatest(ctx, callsAt, reqs[i])
-			if err != nil {
-				return nil, nil, err
-			}
-			answers[i], out[i].Block, out[i].Latest = a, block, latest
-		}
-	default:
-		return nil, nil, fmt.Errorf("reading oracle prices on %s: %w", p.cfg.Chain, err)
+	return calls
+}
+
+func (j *pricesJob) take(res []rpc.CallResult) {
+	for k, i := range j.idx {
+		j.answers[i] = res[j.per*k : j.per*(k+1)]
+		j.out[i].Block = j.reqs[i].Block
 	}
+}
+
+func (j *pricesJob) fallback(ctx context.Context) error {
+	for _, i := range j.idx {
+		a, block, latest, err := j.p.callOrLatest(ctx, j.callsAt, j.reqs[i])
+		if err != nil {
+			return err
+		}
+		j.answers[i], j.out[i].Block, j.out[i].Latest = a, block, latest
+	}
+	return nil
+}
+
+func (j *pricesJob) finish() {
+	if len(j.idx) == 0 {
+		return
+	}
+	p := j.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.prices)+len(idx) > p.cfg.CacheSize {
+	if len(p.prices)+len(j.idx) > p.cfg.CacheSize {
 		p.prices = map[string]map[common.Address]*big.Int{}
 	}
-	for _, i := range idx {
-		m, err := p.quote(reqs[i], out[i].Block, answers[i])
+	for _, i := range j.idx {
+		m, err := p.quote(j.reqs[i], j.out[i].Block, j.answers[i])
 		if err != nil {
-			errs[i], out[i] = err, Quote{}
+			j.errs[i], j.out[i] = err, Quote{}
 			continue
 		}
-		out[i].Prices = m
-		if !out[i].Latest {
-			p.prices[keys[i]] = m
+		j.out[i].Prices = m
+		if !j.out[i].Latest {
+			p.prices[j.keys[i]] = m
 		}
 	}
-	return out, errs, nil
 }
 
 // callOrLatest runs one request's calls at its block, or at the latest block

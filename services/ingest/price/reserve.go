@@ -32,86 +32,119 @@ type Reserve struct {
 // block state the node lacks is answered at the latest block, like Prices.
 // The results are indexed like reqs; per-asset failures are in errs.
 func (p *Pricer) Reserves(ctx context.Context, reqs []Request, withFee bool) ([]map[common.Address]Reserve, []map[common.Address]error, error) {
-	out := make([]map[common.Address]Reserve, len(reqs))
-	errs := make([]map[common.Address]error, len(reqs))
-	missing := make([][]common.Address, len(reqs))
-	p.mu.Lock()
-	for i, r := range reqs {
-		out[i], errs[i] = map[common.Address]Reserve{}, map[common.Address]error{}
-		for _, a := range r.Assets {
-			if p.cfg.DataProvider == (common.Address{}) {
-				errs[i][a] = fmt.Errorf("%w: no data provider configured for the market on %s", ErrNoReserve, p.cfg.Chain)
-			} else if rv, ok := p.reserves[reserveKey(r.Block, a)]; ok {
-				out[i][a] = rv
-			} else if !containsAddr(missing[i], a) {
-				missing[i] = append(missing[i], a)
-			}
-		}
+	j := p.reservesJob(reqs, withFee)
+	if err := p.run(ctx, j); err != nil {
+		return nil, nil, err
 	}
-	p.mu.Unlock()
-	per := 1
+	return j.out, j.errs, nil
+}
+
+// reservesJob is the wire part of Reserves.
+type reservesJob struct {
+	p       *Pricer
+	reqs    []Request
+	withFee bool
+	per     int // calls per asset
+	out     []map[common.Address]Reserve
+	errs    []map[common.Address]error
+	missing [][]common.Address // per request, the assets not cached
+	answers [][]rpc.CallResult
+	at      []uint64
+	latest  []bool
+}
+
+func (p *Pricer) reservesJob(reqs []Request, withFee bool) *reservesJob {
+	j := &reservesJob{p: p, reqs: reqs, withFee: withFee, per: 1, out: make([]map[common.Address]Reserve, len(reqs)),
+		errs: make([]map[common.Address]error, len(reqs)), missing: make([][]common.Address, len(reqs)),
+		answers: make([][]rpc.CallResult, len(reqs)), at: make([]uint64, len(reqs)), latest: make([]bool, len(reqs))}
 	if withFee {
-		per = 2
-	}
-	callsAt := func(r Request, at uint64) []rpc.Call {
-		cs := make([]rpc.Call, 0, per*len(r.Assets))
-		for _, a := range r.Assets {
-			cs = append(cs, rpc.Call{To: p.cfg.DataProvider, Data: encodeAddressCall(SelGetReserveConfigurationData, a), Block: at})
-			if withFee {
-				cs = append(cs, rpc.Call{To: p.cfg.DataProvider, Data: encodeAddressCall(SelGetLiquidationProtocolFee, a), Block: at})
-			}
-		}
-		return cs
-	}
-	var calls []rpc.Call
-	for i, r := range reqs {
-		calls = append(calls, callsAt(Request{Assets: missing[i]}, r.Block)...)
-	}
-	if len(calls) == 0 {
-		return out, errs, nil
-	}
-	answers := make([][]rpc.CallResult, len(reqs))
-	at := make([]uint64, len(reqs))
-	latest := make([]bool, len(reqs))
-	res, err := p.caller.CallBatch(ctx, calls)
-	switch {
-	case err == nil:
-		n := 0
-		for i, r := range reqs {
-			answers[i], at[i] = res[n:n+per*len(missing[i])], r.Block
-			n += per * len(missing[i])
-		}
-	case errors.Is(err, rpc.ErrBlockNotFound):
-		for i, r := range reqs {
-			if len(missing[i]) == 0 {
-				continue
-			}
-			if answers[i], at[i], latest[i], err = p.callOrLatest(ctx, callsAt, Request{Block: r.Block, Assets: missing[i]}); err != nil {
-				return nil, nil, fmt.Errorf("reading reserve configuration: %w", err)
-			}
-		}
-	default:
-		return nil, nil, fmt.Errorf("reading reserve configuration on %s: %w", p.cfg.Chain, err)
+		j.per = 2
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.reserves)+len(calls) > p.cfg.CacheSize {
+	for i, r := range reqs {
+		j.out[i], j.errs[i] = map[common.Address]Reserve{}, map[common.Address]error{}
+		for _, a := range r.Assets {
+			if p.cfg.DataProvider == (common.Address{}) {
+				j.errs[i][a] = fmt.Errorf("%w: no data provider configured for the market on %s", ErrNoReserve, p.cfg.Chain)
+			} else if rv, ok := p.reserves[reserveKey(r.Block, a)]; ok {
+				j.out[i][a] = rv
+			} else if !containsAddr(j.missing[i], a) {
+				j.missing[i] = append(j.missing[i], a)
+			}
+		}
+	}
+	return j
+}
+
+func (j *reservesJob) what() string { return "reserve configuration" }
+
+func (j *reservesJob) callsAt(r Request, at uint64) []rpc.Call {
+	cs := make([]rpc.Call, 0, j.per*len(r.Assets))
+	for _, a := range r.Assets {
+		cs = append(cs, rpc.Call{To: j.p.cfg.DataProvider, Data: encodeAddressCall(SelGetReserveConfigurationData, a), Block: at})
+		if j.withFee {
+			cs = append(cs, rpc.Call{To: j.p.cfg.DataProvider, Data: encodeAddressCall(SelGetLiquidationProtocolFee, a), Block: at})
+		}
+	}
+	return cs
+}
+
+func (j *reservesJob) calls() []rpc.Call {
+	var calls []rpc.Call
+	for i, r := range j.reqs {
+		calls = append(calls, j.callsAt(Request{Assets: j.missing[i]}, r.Block)...)
+	}
+	return calls
+}
+
+func (j *reservesJob) take(res []rpc.CallResult) {
+	n := 0
+	for i, r := range j.reqs {
+		j.answers[i], j.at[i] = res[n:n+j.per*len(j.missing[i])], r.Block
+		n += j.per * len(j.missing[i])
+	}
+}
+
+func (j *reservesJob) fallback(ctx context.Context) error {
+	for i, r := range j.reqs {
+		if len(j.missing[i]) == 0 {
+			continue
+		}
+		var err error
+		if j.answers[i], j.at[i], j.latest[i], err = j.p.callOrLatest(ctx, j.callsAt, Request{Block: r.Block, Assets: j.missing[i]}); err != nil {
+			return fmt.Errorf("reading reserve configuration: %w", err)
+		}
+	}
+	return nil
+}
+
+func (j *reservesJob) finish() {
+	p, n := j.p, 0
+	for i := range j.missing {
+		n += len(j.missing[i])
+	}
+	if n == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.reserves)+n > p.cfg.CacheSize {
 		p.reserves = map[string]Reserve{}
 	}
-	for i, r := range reqs {
-		for k, a := range missing[i] {
-			rv, err := p.reserve(a, at[i], answers[i][per*k:per*(k+1)], withFee)
+	for i, r := range j.reqs {
+		for k, a := range j.missing[i] {
+			rv, err := p.reserve(a, j.at[i], j.answers[i][j.per*k:j.per*(k+1)], j.withFee)
 			if err != nil {
-				errs[i][a] = err
+				j.errs[i][a] = err
 				continue
 			}
-			out[i][a] = rv
-			if !latest[i] {
+			j.out[i][a] = rv
+			if !j.latest[i] {
 				p.reserves[reserveKey(r.Block, a)] = rv
 			}
 		}
 	}
-	return out, errs, nil
 }
 
 // reserve decodes one asset's answers.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -25,13 +26,15 @@ func Config(ctx context.Context, env Env, args []string) int {
 		} else if len(args) > 0 {
 			fmt.Fprintf(w, "liqstream config: unknown subcommand %q\n", args[0])
 		}
-		fmt.Fprintln(w, "usage: liqstream config check [--file liqstream.yaml]\n\n"+
+		fmt.Fprintln(w, "usage: liqstream config check [--file liqstream.yaml] [--chain polygon,base]\n\n"+
 			"check validates the shared config file (format: deploy/config/README.md) with the\n"+
-			"process environment for its ${VAR}s; exit 0 when every service would start with it, 2 otherwise.")
+			"process environment for its ${VAR}s; exit 0 when every service would start with it, 2 otherwise.\n"+
+			"--chain checks only those chains' ingest views (and the aggregator's), as when you run only them.")
 		return code
 	}
 	fs := flags(env, "config check")
 	file := fs.String("file", "liqstream.yaml", "the config file to check")
+	only := fs.String("chain", "", "check only these chains (comma-separated slugs under chains); empty: every chain in the file")
 	if code, ok := parse(fs, args[1:]); !ok {
 		return code
 	}
@@ -46,7 +49,7 @@ func Config(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "liqstream config check: %v (give the file with --file)\n", err)
 		return 2
 	}
-	summary, problems := checkFile(f)
+	summary, problems := checkFile(f, splitList(*only))
 	if len(problems) > 0 {
 		return reportProblems(env.Stderr, *file, problems)
 	}
@@ -94,7 +97,7 @@ func reportProblems(w io.Writer, file string, problems []string) int {
 // checkFile builds every service's view of f, as the services do, and
 // validates it. It returns one summary line per view, or every problem in
 // file order (each once, though every view reads the shared sections).
-func checkFile(f *configfile.File) (summary, problems []string) {
+func checkFile(f *configfile.File, only []string) (summary, problems []string) {
 	var found []*configfile.Error
 	seen := map[string]bool{}
 	// add records err's problems; a validation error (no *configfile.Error
@@ -131,6 +134,14 @@ func checkFile(f *configfile.File) (summary, problems []string) {
 
 	slugs, chainsErr := ingest.FileChains(f)
 	add("chains", 0, chainsErr)
+	if len(only) > 0 {
+		for _, c := range only {
+			if !slices.Contains(slugs, c) {
+				add("chains."+c, 0, fmt.Errorf("--chain %s: not under chains in the file (it has %s)", c, strings.Join(slugs, ", ")))
+			}
+		}
+		slugs = slices.DeleteFunc(slugs, func(s string) bool { return !slices.Contains(only, s) })
+	}
 	keys, _ := f.Keys("chains")
 	lineOf := map[string]int{}
 	for _, k := range keys {

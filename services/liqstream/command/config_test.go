@@ -62,6 +62,17 @@ func TestConfigCheckShippedFile(t *testing.T) {
 		!strings.Contains(stderr, "1 problem(s)") {
 		t.Fatalf("stderr does not name the unset variable and its key alone:\n%s", stderr)
 	}
+
+	// Checking only the chains one runs needs only their variables.
+	env = map[string]string{"POLYGON_RPC_URL": rpcEnv()["POLYGON_RPC_URL"]}
+	code, out, stderr = run(t, env, "config", "check", "--file", shippedConfig, "--chain", "polygon")
+	if code != 0 || !strings.Contains(out, "polygon") || strings.Contains(out, "ethereum") {
+		t.Fatalf("--chain polygon with only POLYGON_RPC_URL set: exit %d\n%s%s", code, out, stderr)
+	}
+	code, _, stderr = run(t, env, "config", "check", "--file", shippedConfig, "--chain", "polygon,optimism")
+	if code != 2 || !strings.Contains(stderr, "--chain optimism: not under chains") {
+		t.Fatalf("--chain naming a chain the file lacks: exit %d\n%s", code, stderr)
+	}
 }
 
 // base is a valid file; each bad config below replaces or adds to it.
