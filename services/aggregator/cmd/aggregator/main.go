@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -50,6 +51,11 @@ func run(log *slog.Logger, args []string) error {
 		return err
 	}
 
+	// A soft memory limit bounds peak RSS (aggregator.Config.MemoryLimitMiB);
+	// GOMEMLIMIT, when set, is the operator's and wins.
+	if cfg.MemoryLimitMiB > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.MemoryLimitMiB << 20)
+	}
 	tel, err := telemetry.New("aggregator")
 	if err != nil {
 		return err

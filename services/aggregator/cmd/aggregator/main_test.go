@@ -86,6 +86,8 @@ func TestConfigErrors(t *testing.T) {
 		{"consumer key in kafka", []string{"--config", write("c.yaml", "kafka: {group: g}\n")}, "kafka.group: unknown key"},
 		{"invalid after flags", []string{"--config", write("d.yaml", "aggregator: {kafka: {group: g}}\n"), "--brokers", "nohost"}, "kafka.brokers"},
 		{"old per-service format", []string{"--config", write("e.yaml", "batch: {max_records: 5}\n")}, "batch: unknown section"},
+		{"memory limit too small", []string{"--config", write("f.yaml", "aggregator: {memory_limit_mib: 16}\n")}, "memory_limit_mib: 16"},
+		{"memory limit negative", []string{"--config", write("g.yaml", "aggregator: {memory_limit_mib: -1}\n")}, "memory_limit_mib: -1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
