@@ -97,8 +97,22 @@ func nextRevision[T revisioned](r *recent, recs []T) {
 	}
 }
 
-// prune forgets blocks below low.
+// prune forgets blocks below low, except the highest remembered block
+// below it and everything above that one: this anchor keeps one block the
+// walk-back to a fork can find at or below the horizon, with every event
+// published above it, however far apart the blocks with events and group
+// ends fall. Without it a reorg only just deeper than the confirmations
+// could find no remembered block below the fork and be reported too deep.
 func (r *recent) prune(low uint64) {
+	anchor, found := uint64(0), false
+	for n := range r.hashes {
+		if n < low && (!found || n > anchor) {
+			anchor, found = n, true
+		}
+	}
+	if found {
+		low = anchor
+	}
 	for n := range r.hashes {
 		if n < low {
 			delete(r.hashes, n)
