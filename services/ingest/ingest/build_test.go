@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/liqstream/liqstream/proto/liqstreamv1"
@@ -34,11 +33,7 @@ func TestBonusFeeAndDeficitsMatchTruth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := startKfake(t)
 	cfg := ingest.DefaultConfig()
 	cfg.Chain, cfg.RPCURL = slug, secret.URL(base+"/"+slug)
 	cfg.From, cfg.To = "2026-02-01", "2026-02-08"

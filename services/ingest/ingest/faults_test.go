@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
 	"github.com/liqstream/liqstream/services/chainsim/faults"
 	"github.com/liqstream/liqstream/services/chainsim/sim"
 	"github.com/liqstream/liqstream/services/ingest/ingest"
@@ -98,11 +96,7 @@ func faultyConfig(f fixture, brokers []string, urls []secret.URL) ingest.Config 
 // and a lagging one into kfake, and finds exactly chainsim's truth: no event
 // lost, none doubled after dedupe by event_id.
 func TestBackfillThroughFaultyProviders(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := startKfake(t)
 	f := startSim(t, 137, "polygon", 0.05)
 	// The lagging node lacks the last ~28 hours of the window.
 	_, end := sim.DefaultWindow()
@@ -132,11 +126,7 @@ func TestRPCRequestsPer100kBlocks(t *testing.T) {
 	const blocks = 100_000
 	for _, faulty := range []bool{false, true} {
 		t.Run(fmt.Sprintf("faulty=%v", faulty), func(t *testing.T) {
-			c, err := kfake.NewCluster(kfake.NumBrokers(1))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := startKfake(t)
 			urls, _, mc := providerMixCounted(t, f, 1, 10, faulty)
 			cfg := faultyConfig(f, c.ListenAddrs(), urls)
 			cfg.From, cfg.To = fmt.Sprint(from), fmt.Sprint(from+blocks)

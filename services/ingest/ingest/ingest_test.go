@@ -33,6 +33,17 @@ type fixture struct {
 }
 
 // startSim serves an in-process chainsim for one chain on 127.0.0.1.
+// startKfake starts an in-process one-broker kfake cluster, closed with t.
+func startKfake(t testing.TB) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
 // startSim serves a chainsim of one chain; opts adjust its config.
 func startSim(t testing.TB, chainID uint64, slug string, scale float64, opts ...func(*sim.Config)) fixture {
 	t.Helper()
@@ -144,11 +155,7 @@ func runIngest(t testing.TB, cfg ingest.Config, timeout time.Duration) *ingest.I
 // TestBackfillKfake runs a whole backfill against an in-process kfake
 // cluster: always on, no external services.
 func TestBackfillKfake(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := startKfake(t)
 	f := startSim(t, 137, "polygon", 0.05)
 	cfg := f.config(c.ListenAddrs())
 	runIngest(t, cfg, 60*time.Second)

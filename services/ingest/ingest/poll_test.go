@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
 	"github.com/liqstream/liqstream/services/ingest/ingest"
 	"github.com/liqstream/liqstream/services/lib/secret"
 	"github.com/liqstream/liqstream/services/lib/testsupport"
@@ -17,11 +15,7 @@ import (
 // one eth_blockNumber; headers (the finalized block, the head's time) are
 // read only after the head moved.
 func TestFollowPollIsOneCallWhileTheHeadStandsStill(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := startKfake(t)
 	f := startSim(t, 1, "ethereum", 0.05)
 	mc := &methodCounter{counts: map[string]int{}, next: f.sim.Handler()}
 	srv := httptest.NewServer(mc)

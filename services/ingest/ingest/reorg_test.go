@@ -121,11 +121,7 @@ func TestReorg(t *testing.T) {
 		{"deep with deficits and repricing", 150, func(c *sim.Config) { c.DeficitShare, c.ReorgPriceShiftBps = 0.6, 25 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := kfake.NewCluster(kfake.NumBrokers(1))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(c.Close)
+			c := startKfake(t)
 			var opts []func(*sim.Config)
 			if tc.sim != nil {
 				opts = append(opts, tc.sim)
@@ -310,11 +306,7 @@ func TestReorg(t *testing.T) {
 // fails with ReorgTooDeepError naming the chain and the block, publishing
 // nothing.
 func TestReorgTooDeepAfterRestart(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := startKfake(t)
 	f, cfg, head := reorgSetup(t, c, 150)
 	in, err := ingest.New(cfg, testLogger(t), nil)
 	if err != nil {

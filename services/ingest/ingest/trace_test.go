@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -28,11 +27,7 @@ import (
 // record's producer span is a child of the fetch span of the range holding
 // the record's block, and the record's traceparent names its producer span.
 func TestTracesFromFetchToRecord(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := startKfake(t)
 	f := startSim(t, 137, "polygon", 0.05)
 	cfg := f.config(c.ListenAddrs())
 	cfg.From, cfg.To = "2026-01-05", "2026-01-19"

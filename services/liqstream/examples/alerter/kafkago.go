@@ -2,6 +2,7 @@ package alerter
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -49,14 +50,7 @@ func scramMechanism(algo scram.Algorithm, user, pass string) (sasl.Mechanism, er
 // certificate, SASL with c's mechanism. c is validated first (keys named
 // top-level, as in the alerter's config).
 func Dialer(c kafkaconn.Conn) (*kafka.Dialer, error) {
-	if err := c.Validate(""); err != nil {
-		return nil, err
-	}
-	tlsCfg, err := c.TLSConfig()
-	if err != nil {
-		return nil, err
-	}
-	mech, err := SASLMechanism(c)
+	tlsCfg, mech, err := security(c)
 	if err != nil {
 		return nil, err
 	}
@@ -66,18 +60,28 @@ func Dialer(c kafkaconn.Conn) (*kafka.Dialer, error) {
 // Transport returns a segmentio/kafka-go Transport (for kafka.Writer and
 // kafka.Client) that connects as c says, like Dialer.
 func Transport(c kafkaconn.Conn) (*kafka.Transport, error) {
-	if err := c.Validate(""); err != nil {
-		return nil, err
-	}
-	tlsCfg, err := c.TLSConfig()
-	if err != nil {
-		return nil, err
-	}
-	mech, err := SASLMechanism(c)
+	tlsCfg, mech, err := security(c)
 	if err != nil {
 		return nil, err
 	}
 	return &kafka.Transport{DialTimeout: DialTimeout, TLS: tlsCfg, SASL: mech}, nil
+}
+
+// security validates c and returns its TLS config and SASL mechanism (nil
+// when off) for kafka-go.
+func security(c kafkaconn.Conn) (*tls.Config, sasl.Mechanism, error) {
+	if err := c.Validate(""); err != nil {
+		return nil, nil, err
+	}
+	tlsCfg, err := c.TLSConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	mech, err := SASLMechanism(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tlsCfg, mech, nil
 }
 
 // CheckConn connects to c's brokers with dialer, one after the other, until
