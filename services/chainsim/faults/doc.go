@@ -11,9 +11,15 @@
 //     HTTP-date, or none;
 //   - latency, HTTP 5xx, requests that hang until the client gives up,
 //     truncated (malformed) JSON bodies and results of the wrong type;
+//   - eth_getLogs answers without "blockTimestamp" in the log objects
+//     (omit_log_block_timestamp), as older nodes and some providers serve
+//     them, where chainsim serves it by default like current geth;
 //   - a lagging endpoint whose head is N blocks behind: eth_blockNumber,
 //     "latest"/"safe"/"finalized", headers, logs and eth_call all stop at the
 //     lagged head, as a node that is catching up does.
+//
+// Faults apply per request whatever an eth_call does: a Multicall3
+// aggregate3 call fails or succeeds as a whole, as on a real node.
 //
 // The main type is Injector, built by New from a Config and the handler it
 // wraps. Every decision comes from a generator seeded with Config.Seed and

@@ -63,6 +63,10 @@ type Config struct {
 	// corrupted in every answer that holds it, however ranges are split or
 	// retried. BadLogs lists them.
 	BadLogRate float64 `yaml:"bad_log_rate"`
+	// OmitLogBlockTimestamp removes "blockTimestamp" from every log object
+	// of this provider's eth_getLogs answers, as older nodes and some hosted
+	// providers serve logs: consumers must then take the time from headers.
+	OmitLogBlockTimestamp bool `yaml:"omit_log_block_timestamp"`
 }
 
 // Validate names the first invalid key.
@@ -102,6 +106,9 @@ type Stats struct {
 	Malformed    int64 // truncated bodies
 	WrongTypes   int64 // results of the wrong type
 	LagClamped   int64 // answers clamped to the lagged head
+	// TimestampsOmitted counts eth_getLogs answers whose logs lost
+	// blockTimestamp (OmitLogBlockTimestamp).
+	TimestampsOmitted int64
 }
 
 // Injector is an http.Handler that injects faults in front of next.
@@ -114,7 +121,7 @@ type Injector struct {
 	burstLeft int
 
 	requests, rangeRefused, resultCapped, throttled, serverErrors atomic.Int64
-	timeouts, malformed, wrongTypes, lagClamped                   atomic.Int64
+	timeouts, malformed, wrongTypes, lagClamped, stampsOmitted    atomic.Int64
 
 	badMu   sync.Mutex
 	badLogs map[string]string // "<tx>:<log index>" → corruption
@@ -141,7 +148,8 @@ func New(cfg Config, next http.Handler) (*Injector, error) {
 func (in *Injector) Stats() Stats {
 	return Stats{Requests: in.requests.Load(), RangeRefused: in.rangeRefused.Load(), ResultCapped: in.resultCapped.Load(),
 		Throttled: in.throttled.Load(), ServerErrors: in.serverErrors.Load(), Timeouts: in.timeouts.Load(),
-		Malformed: in.malformed.Load(), WrongTypes: in.wrongTypes.Load(), LagClamped: in.lagClamped.Load()}
+		Malformed: in.malformed.Load(), WrongTypes: in.wrongTypes.Load(), LagClamped: in.lagClamped.Load(),
+		TimestampsOmitted: in.stampsOmitted.Load()}
 }
 
 // decision is what happens to one HTTP request.
@@ -354,7 +362,14 @@ func (in *Injector) serveOne(r *http.Request, q *rpcRequest, lagHead uint64) rpc
 			}
 		}
 	case "eth_getLogs":
-		return in.getLogs(r, q, lagHead)
+		resp := in.getLogs(r, q, lagHead)
+		if in.cfg.OmitLogBlockTimestamp && resp.Error == nil {
+			if out, ok := omitBlockTimestamps(resp.Result); ok {
+				in.stampsOmitted.Add(1)
+				resp.Result = out
+			}
+		}
+		return resp
 	}
 	return in.through(r, q)
 }
@@ -422,6 +437,27 @@ func (in *Injector) getLogs(r *http.Request, q *rpcRequest, lagHead uint64) rpcR
 		resp.Result = in.corruptLogs(resp.Result)
 	}
 	return resp
+}
+
+// omitBlockTimestamps removes "blockTimestamp" from each log object of an
+// eth_getLogs result; false when there was none to remove or the result is
+// not a list of objects (it then passes unchanged).
+func omitBlockTimestamps(result json.RawMessage) (json.RawMessage, bool) {
+	if !bytes.Contains(result, []byte(`"blockTimestamp"`)) {
+		return result, false
+	}
+	var logs []map[string]json.RawMessage
+	if json.Unmarshal(result, &logs) != nil {
+		return result, false
+	}
+	for _, l := range logs {
+		delete(l, "blockTimestamp")
+	}
+	out, err := json.Marshal(logs)
+	if err != nil {
+		return result, false
+	}
+	return out, true
 }
 
 // through forwards one request to next and returns its answer.

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/accounts/abi"
+	"github.com/ethereum/go-ethereum/common"
+
 	"github.com/liqstream/liqstream/services/chainsim/faults"
 	"github.com/liqstream/liqstream/services/chainsim/sim"
 )
@@ -205,6 +208,104 @@ func TestDeterministicFromSeed(t *testing.T) {
 	}
 }
 
+// TestOmitLogBlockTimestamp checks that a provider with
+// omit_log_block_timestamp serves the same logs as chainsim minus
+// blockTimestamp, on every eth_getLogs path (range, block hash, batch), and
+// that other providers pass it through.
+func TestOmitLogBlockTimestamp(t *testing.T) {
+	s := polygon(t)
+	ev := s.Truth().Events(137)[3]
+	byRange := getLogs(ev.BlockNumber-20_000, ev.BlockNumber+20_000)
+	byHash := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{"blockHash":"%s"}]}`, ev.BlockHash.Hex())
+	batch := "[" + byRange + "," + `{"jsonrpc":"2.0","id":2,"method":"eth_chainId"}` + "]"
+	tests := []struct {
+		name string
+		body string
+	}{
+		{"range", byRange},
+		{"block hash", byHash},
+		{"batch", batch},
+	}
+	omit, err := faults.New(faults.Config{OmitLogBlockTimestamp: true}, s.Handler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep, err := faults.New(faults.Config{}, s.Handler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			direct := logObjects(t, post(t, s.Handler(), tt.body).body)
+			kept := logObjects(t, post(t, keep, tt.body).body)
+			omitted := logObjects(t, post(t, omit, tt.body).body)
+			if len(direct) == 0 || len(kept) != len(direct) || len(omitted) != len(direct) {
+				t.Fatalf("%d logs direct, %d through a provider, %d through the omitting one", len(direct), len(kept), len(omitted))
+			}
+			for i := range direct {
+				if _, ok := direct[i]["blockTimestamp"]; !ok {
+					t.Fatalf("chainsim log %d has no blockTimestamp: %v", i, direct[i])
+				}
+				if fmt.Sprint(kept[i]) != fmt.Sprint(direct[i]) {
+					t.Fatalf("log %d changed by a provider without the fault:\n%v\n%v", i, kept[i], direct[i])
+				}
+				if _, ok := omitted[i]["blockTimestamp"]; ok {
+					t.Fatalf("log %d still has blockTimestamp: %v", i, omitted[i])
+				}
+				delete(direct[i], "blockTimestamp")
+				if fmt.Sprint(omitted[i]) != fmt.Sprint(direct[i]) {
+					t.Fatalf("log %d differs beyond blockTimestamp:\n%v\n%v", i, omitted[i], direct[i])
+				}
+			}
+		})
+	}
+	if st := omit.Stats(); st.TimestampsOmitted != int64(len(tests)) {
+		t.Fatalf("TimestampsOmitted = %d, want %d", st.TimestampsOmitted, len(tests))
+	}
+	if st := keep.Stats(); st.TimestampsOmitted != 0 {
+		t.Fatalf("TimestampsOmitted = %d without the fault", st.TimestampsOmitted)
+	}
+}
+
+// logObjects decodes the log objects of every eth_getLogs result of a
+// single or batched answer (other results are skipped).
+func logObjects(t *testing.T, body string) []map[string]string {
+	t.Helper()
+	var resps []struct {
+		Result json.RawMessage `json:"result"`
+	}
+	if strings.HasPrefix(body, "[") {
+		if err := json.Unmarshal([]byte(body), &resps); err != nil {
+			t.Fatalf("answer %.200s: %v", body, err)
+		}
+	} else {
+		resps = make([]struct {
+			Result json.RawMessage `json:"result"`
+		}, 1)
+		if err := json.Unmarshal([]byte(body), &resps[0]); err != nil {
+			t.Fatalf("answer %.200s: %v", body, err)
+		}
+	}
+	var out []map[string]string
+	for _, r := range resps {
+		if !strings.HasPrefix(string(r.Result), "[") {
+			continue
+		}
+		var logs []map[string]json.RawMessage
+		if err := json.Unmarshal(r.Result, &logs); err != nil {
+			t.Fatalf("result %.200s: %v", r.Result, err)
+		}
+		for _, l := range logs {
+			m := map[string]string{}
+			for k, v := range l {
+				m[k] = string(v)
+			}
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 func TestConfigValidate(t *testing.T) {
 	tests := []struct {
 		cfg  faults.Config
@@ -218,5 +319,64 @@ func TestConfigValidate(t *testing.T) {
 		if err := tc.cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Fatalf("Validate(%+v) = %v, want an error naming %s", tc.cfg, err, tc.want)
 		}
+	}
+}
+
+// TestMulticall3UnderFaults: an aggregate3 eth_call meets the faults of
+// eth_call as one call, as on a real node: a lagging endpoint refuses it
+// whole above its head ("header not found", not per-call failures), serves
+// it unchanged below, and an HTTP-level fault takes it whole.
+func TestMulticall3UnderFaults(t *testing.T) {
+	s := polygon(t)
+	head := s.Head(137)
+	mc, err := abi.JSON(strings.NewReader(`[{"inputs":[{"components":[{"internalType":"address","name":"target","type":"address"},{"internalType":"bool","name":"allowFailure","type":"bool"},{"internalType":"bytes","name":"callData","type":"bytes"}],"internalType":"struct Multicall3.Call3[]","name":"calls","type":"tuple[]"}],"name":"aggregate3","outputs":[{"components":[{"internalType":"bool","name":"success","type":"bool"},{"internalType":"bytes","name":"returnData","type":"bytes"}],"internalType":"struct Multicall3.Result[]","name":"returnData","type":"tuple[]"}],"stateMutability":"payable","type":"function"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type call3 struct {
+		Target       common.Address
+		AllowFailure bool
+		CallData     []byte
+	}
+	data, err := mc.Pack("aggregate3", []call3{
+		{s.Oracle(137), true, common.FromHex("0x8c89b64f")},                 // BASE_CURRENCY_UNIT
+		{s.Assets(137)[0].Address, true, common.FromHex("0x313ce567")},      // decimals
+		{common.HexToAddress("0xbeef"), true, common.FromHex("0x313ce567")}, // no such contract
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := func(block uint64) string {
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{"to":"%s","data":"0x%x"},"0x%x"]}`, sim.Multicall3.Hex(), data, block)
+	}
+	lagged, err := faults.New(faults.Config{LagBlocks: 100}, s.Handler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	failing, err := faults.New(faults.Config{ServerErrorRate: 1}, s.Handler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		h      http.Handler
+		block  uint64
+		status int
+		want   string // the answer, or a part of it
+	}{
+		{"lagged, above its head", lagged, head - 50, http.StatusOK, `{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"header not found"}}`},
+		{"lagged, below its head", lagged, head - 150, http.StatusOK, post(t, s.Handler(), body(head-150)).body},
+		{"server errors", failing, head - 150, http.StatusServiceUnavailable, "upstream unavailable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := post(t, tt.h, body(tt.block))
+			if a.status != tt.status || !strings.Contains(a.body, tt.want) {
+				t.Fatalf("status %d, answer %.300s; want %d with %.300s", a.status, a.body, tt.status, tt.want)
+			}
+		})
+	}
+	if direct := post(t, s.Handler(), body(head-150)).body; !strings.Contains(direct, `"result":"0x`) || len(direct) < 300 {
+		t.Fatalf("direct aggregate3 answer %s", direct)
 	}
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"math/big"
 	"math/rand/v2"
@@ -23,15 +24,16 @@ var (
 	TopicBorrow = crypto.Keccak256Hash([]byte("Borrow(address,address,address,uint256,uint8,uint256,uint16)"))
 )
 
-// Function selectors served by eth_call.
+// Function selectors served by eth_call (the first four bytes of the call
+// data, big-endian).
 const (
-	selGetAssetPrice    = "b3596f07" // getAssetPrice(address)
-	selGetAssetsPrices  = "9d23d9f2" // getAssetsPrices(address[])
-	selBaseCurrencyUnit = "8c89b64f" // BASE_CURRENCY_UNIT()
-	selSymbol           = "95d89b41" // symbol()
-	selDecimals         = "313ce567" // decimals()
-	selName             = "06fdde03" // name()
-	selBaseCurrency     = "e19f4700" // BASE_CURRENCY()
+	selGetAssetPrice    = 0xb3596f07 // getAssetPrice(address)
+	selGetAssetsPrices  = 0x9d23d9f2 // getAssetsPrices(address[])
+	selBaseCurrencyUnit = 0x8c89b64f // BASE_CURRENCY_UNIT()
+	selSymbol           = 0x95d89b41 // symbol()
+	selDecimals         = 0x313ce567 // decimals()
+	selName             = 0x06fdde03 // name()
+	selBaseCurrency     = 0xe19f4700 // BASE_CURRENCY()
 )
 
 // logPos is where a log sits in the chain.
@@ -162,31 +164,41 @@ func abiBytes32(s string) []byte {
 	return out
 }
 
-// abiUintArray encodes a uint256[] return value.
-func abiUintArray(vs []*big.Int) []byte {
-	out := u64Word(32)
-	out = append(out, u64Word(uint64(len(vs)))...)
-	for _, v := range vs {
-		out = append(out, uintWord(v)...)
-	}
-	return out
+// appendU64Word appends v as a uint256 word.
+func appendU64Word(dst []byte, v uint64) []byte {
+	dst = append(dst, make([]byte, 24)...)
+	return binary.BigEndian.AppendUint64(dst, v)
 }
 
 // argAddress reads the address argument at word i of call data (selector
 // stripped); false if the word is missing or not a clean address.
 func argAddress(args []byte, i int) (common.Address, bool) {
 	w, ok := argWord(args, i)
-	if !ok || new(big.Int).SetBytes(w).BitLen() > 160 {
+	if !ok || !zero(w[:12]) {
 		return common.Address{}, false
 	}
-	return common.BytesToAddress(w[12:]), true
+	return common.Address(w[12:]), true
 }
 
 func argWord(args []byte, i int) ([]byte, bool) {
-	if len(args) < (i+1)*32 {
+	if i < 0 || len(args) < (i+1)*32 {
 		return nil, false
 	}
 	return args[i*32 : (i+1)*32], true
+}
+
+// argUint64 reads word w as a uint64; false when it does not fit.
+func argUint64(w []byte) (uint64, bool) {
+	return binary.BigEndian.Uint64(w[24:]), zero(w[:24])
+}
+
+func zero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // argAddressArray reads a dynamic address[] that is the only argument.
@@ -195,21 +207,21 @@ func argAddressArray(args []byte) ([]common.Address, bool) {
 	if !ok {
 		return nil, false
 	}
-	off := new(big.Int).SetBytes(w)
-	if !off.IsUint64() || off.Uint64()%32 != 0 || off.Uint64() > uint64(len(args)) {
+	off, ok := argUint64(w)
+	if !ok || off%32 != 0 || off > uint64(len(args)) {
 		return nil, false
 	}
-	base := int(off.Uint64() / 32)
+	base := int(off / 32)
 	lw, ok := argWord(args, base)
 	if !ok {
 		return nil, false
 	}
-	n := new(big.Int).SetBytes(lw)
-	if !n.IsUint64() || n.Uint64() > uint64(len(args)/32) {
+	n, ok := argUint64(lw)
+	if !ok || n > uint64(len(args)/32) {
 		return nil, false
 	}
-	out := make([]common.Address, 0, n.Uint64())
-	for i := range int(n.Uint64()) {
+	out := make([]common.Address, 0, n)
+	for i := range int(n) {
 		a, ok := argAddress(args, base+1+i)
 		if !ok {
 			return nil, false

@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,4 +60,43 @@ func BenchmarkNew(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// priceBatch is a batch of 100 eth_call like ingest's price lookups:
+// getAssetPrice and getReserveConfigurationData at the blocks of events.
+func priceBatch(s *sim.Sim) []byte {
+	evs := s.Truth().Events(polygonID)
+	var b strings.Builder
+	b.WriteByte('[')
+	for i := range 100 {
+		ev := evs[i%len(evs)]
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		to, sel := s.Oracle(polygonID), "b3596f07"
+		if i%2 == 1 {
+			to, sel = s.DataProvider(polygonID), "3e150141"
+		}
+		fmt.Fprintf(&b, `{"jsonrpc":"2.0","id":%d,"method":"eth_call","params":[{"to":"%s","data":"0x%s%064x"},"0x%x"]}`,
+			i+1, strings.ToLower(to.Hex()), sel, ev.CollateralAsset.Big(), ev.BlockNumber)
+	}
+	b.WriteByte(']')
+	return []byte(b.String())
+}
+
+func BenchmarkServeCallBatch(b *testing.B) {
+	s := sharedSim(b, 1, 0.1)
+	body := priceBatch(s)
+	b.Run("fast", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			s.ServeBody(polygonID, body)
+		}
+	})
+	b.Run("slow", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			s.ServeSlow(polygonID, body)
+		}
+	})
 }

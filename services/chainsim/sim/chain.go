@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/binary"
+	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -19,15 +20,18 @@ type chainSpec struct {
 	volume float64
 	// medianUSD and sigma shape the lognormal size of one liquidation (debt USD).
 	medianUSD, sigma float64
+	// multicall3Block is the block Multicall3 was deployed at (viem's
+	// contracts.multicall3.blockCreated).
+	multicall3Block uint64
 }
 
 // chainSpecs is a read-only table of the simulated chains, keyed by chain id.
 var chainSpecs = map[uint64]chainSpec{
-	1:     {slug: "ethereum", anchorN: 24_130_000, blockMs: 12_000, gasLimit: 60_000_000, volume: 5_000, medianUSD: 18_000, sigma: 1.5},
-	137:   {slug: "polygon", anchorN: 81_000_000, blockMs: 2_000, gasLimit: 45_000_000, volume: 12_500, medianUSD: 250, sigma: 1.4},
-	43114: {slug: "avalanche", anchorN: 74_000_000, blockMs: 1_500, gasLimit: 15_000_000, volume: 3_500, medianUSD: 1_200, sigma: 1.5},
-	42161: {slug: "arbitrum", anchorN: 416_000_000, blockMs: 250, gasLimit: 32_000_000, volume: 6_500, medianUSD: 1_500, sigma: 1.5},
-	8453:  {slug: "base", anchorN: 40_300_000, blockMs: 2_000, gasLimit: 150_000_000, volume: 5_000, medianUSD: 1_000, sigma: 1.5},
+	1:     {slug: "ethereum", anchorN: 24_130_000, blockMs: 12_000, gasLimit: 60_000_000, volume: 5_000, medianUSD: 18_000, sigma: 1.5, multicall3Block: 14_353_601},
+	137:   {slug: "polygon", anchorN: 81_000_000, blockMs: 2_000, gasLimit: 45_000_000, volume: 12_500, medianUSD: 250, sigma: 1.4, multicall3Block: 25_770_160},
+	43114: {slug: "avalanche", anchorN: 74_000_000, blockMs: 1_500, gasLimit: 15_000_000, volume: 3_500, medianUSD: 1_200, sigma: 1.5, multicall3Block: 11_907_934},
+	42161: {slug: "arbitrum", anchorN: 416_000_000, blockMs: 250, gasLimit: 32_000_000, volume: 6_500, medianUSD: 1_500, sigma: 1.5, multicall3Block: 7_654_707},
+	8453:  {slug: "base", anchorN: 40_300_000, blockMs: 2_000, gasLimit: 150_000_000, volume: 5_000, medianUSD: 1_000, sigma: 1.5, multicall3Block: 5_022},
 }
 
 // anchorTime is the timestamp of every chain's anchor block.
@@ -79,9 +83,35 @@ func (h hasher) hash(n uint64) common.Hash {
 	binary.BigEndian.PutUint64(buf[0:], uint64(h.seed))
 	binary.BigEndian.PutUint64(buf[8:], h.chainID)
 	binary.BigEndian.PutUint64(buf[16:], n)
-	out := common.BytesToHash(crypto.Keccak256(buf[:]))
+	out := keccak(buf[:])
 	binary.BigEndian.PutUint64(out[24:32], h.permute(n, false))
 	return out
+}
+
+// keccakPool holds hashers, so that a block hash allocates none.
+var keccakPool = sync.Pool{New: func() any { return crypto.NewKeccakState() }}
+
+// keccak returns keccak256(b), as crypto.Keccak256Hash does.
+func keccak(b []byte) (out common.Hash) {
+	k := keccakPool.Get().(crypto.KeccakState)
+	k.Reset()
+	k.Write(b)
+	k.Read(out[:])
+	keccakPool.Put(k)
+	return out
+}
+
+// hashCacheSize is the number of block hashes a chain remembers; headers
+// of consecutive blocks hash each block twice (as the block and as the
+// parent), and a hash parameter is hashed to be checked, then served.
+const hashCacheSize = 4096
+
+// hashEntry is one remembered block hash: the hash of block n on branch
+// generation gen, immutable once stored.
+type hashEntry struct {
+	n   uint64
+	gen uint32
+	h   common.Hash
 }
 
 // number returns the block number of a hash made by hash, or false.

@@ -1,9 +1,11 @@
 package sim_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/big"
+	"regexp"
 	"testing"
 	"time"
 
@@ -142,16 +144,47 @@ func TestPrices(t *testing.T) {
 	}
 }
 
+// TestLogBlockTimestamp checks that logs carry blockTimestamp by default,
+// as geth's types.Log decodes it, and that OmitLogBlockTimestamp drops the
+// field and nothing else.
 func TestLogBlockTimestamp(t *testing.T) {
-	s := newSim(t, sim.Config{Seed: 9, Scale: 0.05, Chains: []uint64{avalancheID}, LogBlockTimestamp: true})
-	ec, _ := dial(t, serve(t, s)+"/avalanche")
-	logs, err := ec.FilterLogs(context.Background(), ethereum.FilterQuery{FromBlock: big.NewInt(0)})
-	if err != nil || len(logs) == 0 {
-		t.Fatalf("%d logs, %v", len(logs), err)
+	tests := []struct {
+		name string
+		omit bool
+	}{
+		{"default", false},
+		{"omitted", true},
 	}
-	for _, l := range logs {
-		if l.BlockTimestamp != uint64(s.BlockTime(avalancheID, l.BlockNumber).Unix()) {
-			t.Fatalf("log in block %d has blockTimestamp %d", l.BlockNumber, l.BlockTimestamp)
+	raw := map[bool][]byte{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSim(t, sim.Config{Seed: 9, Scale: 0.05, Chains: []uint64{avalancheID}, OmitLogBlockTimestamp: tt.omit})
+			ec, _ := dial(t, serve(t, s)+"/avalanche")
+			logs, err := ec.FilterLogs(context.Background(), ethereum.FilterQuery{FromBlock: big.NewInt(0)})
+			if err != nil || len(logs) == 0 {
+				t.Fatalf("%d logs, %v", len(logs), err)
+			}
+			for _, l := range logs {
+				want := uint64(s.BlockTime(avalancheID, l.BlockNumber).Unix())
+				if tt.omit {
+					want = 0
+				}
+				if l.BlockTimestamp != want {
+					t.Fatalf("log in block %d has blockTimestamp %d, want %d", l.BlockNumber, l.BlockTimestamp, want)
+				}
+			}
+			body := post(t, s, "/avalanche", `{"jsonrpc":"2.0","id":1,"method":"eth_getLogs","params":[{"fromBlock":"0x0"}]}`)
+			if n, want := bytes.Count(body, []byte(`"blockTimestamp":"0x`)), len(logs); tt.omit && n != 0 || !tt.omit && n != want {
+				t.Fatalf("%d log objects with blockTimestamp, want %d of %d", n, map[bool]int{true: 0, false: want}[tt.omit], want)
+			}
+			raw[tt.omit] = body
+		})
+	}
+	// Apart from the field, the answers are the same bytes.
+	if with, without := raw[false], raw[true]; with != nil && without != nil {
+		stripped := regexp.MustCompile(`,"blockTimestamp":"0x[0-9a-f]+"`).ReplaceAll(with, nil)
+		if !bytes.Equal(stripped, without) {
+			t.Fatalf("answers differ beyond blockTimestamp:\n%.300s\n%.300s", stripped, without)
 		}
 	}
 }

@@ -45,9 +45,12 @@ type Config struct {
 	// return; 0 means no cap. Over the cap the error suggests a smaller range,
 	// as Infura's does.
 	MaxLogResults int `yaml:"max_log_results"`
-	// LogBlockTimestamp adds blockTimestamp to served logs, as geth ≥ 1.16
-	// does. Off by default, like most providers, so consumers fetch headers.
-	LogBlockTimestamp bool `yaml:"log_block_timestamp"`
+	// OmitLogBlockTimestamp leaves blockTimestamp out of served logs, as
+	// older nodes and some providers do. By default every log object of
+	// eth_getLogs carries it (the block's timestamp as a hex quantity), as
+	// current geth, reth and erigon serve it. To drop it for one simulated
+	// provider only, use the omit_log_block_timestamp fault (package faults).
+	OmitLogBlockTimestamp bool `yaml:"omit_log_block_timestamp"`
 	// DeficitShare is the share of liquidations (0..1) followed by bad debt:
 	// a DeficitCreated log placed in a free log index just before the
 	// LiquidationCall, as Aave V3.3 emits it. 0 (default) emits none, and
@@ -59,6 +62,11 @@ type Config struct {
 	// and must be re-priced. 0 (default) keeps prices a function of block
 	// time only, on every branch.
 	ReorgPriceShiftBps int64 `yaml:"reorg_price_shift_bps"`
+	// Multicall3Blocks sets, per chain id, the block from which Multicall3
+	// (aggregate3 at 0xcA11bde05977b3631167028862bE2a173976CA11) is served;
+	// below it the address has no code and eth_call returns "0x". Chains
+	// not listed use their real deployment block (DefaultMulticall3Block).
+	Multicall3Blocks map[uint64]uint64 `yaml:"multicall3_blocks"`
 	// MaxRequestBytes is the largest JSON-RPC request body served (default
 	// 8 MiB, DefaultMaxRequestBytes); a larger one is answered with HTTP 413
 	// and a JSON-RPC error, and counted in ServerStats.
@@ -109,6 +117,11 @@ func (cfg Config) Validate() error {
 	if cfg.MaxLogResults < 0 {
 		return fmt.Errorf("%w: max_log_results %d: must be >= 0", ErrConfig, cfg.MaxLogResults)
 	}
+	for id := range cfg.Multicall3Blocks {
+		if _, ok := chainSpecs[id]; !ok {
+			return fmt.Errorf("%w: multicall3_blocks: chain id %d is not simulated (use 1, 137, 43114, 42161, 8453)", ErrConfig, id)
+		}
+	}
 	seen := map[uint64]bool{}
 	for _, id := range cfg.Chains {
 		if _, ok := chainSpecs[id]; !ok {
@@ -121,3 +134,6 @@ func (cfg Config) Validate() error {
 	}
 	return nil
 }
+
+// logTimestamps reports whether served logs carry blockTimestamp.
+func (cfg Config) logTimestamps() bool { return !cfg.OmitLogBlockTimestamp }

@@ -41,10 +41,40 @@
 //     Borrow logs, which consumers must filter out by topic0; they are not in
 //     the truth.
 //
+// Multicall3 (sim.Multicall3, 0xcA11bde05977b3631167028862bE2a173976CA11)
+// serves aggregate3((address,bool,bytes)[]) on every chain from its real
+// deployment block (DefaultMulticall3Block, as viem records them; per chain
+// Config.Multicall3Blocks); below it the address has no code and eth_call
+// answers "0x". Each inner call runs as eth_call would at the same block
+// (a contract or function chainsim does not serve reverts without data); a
+// failed call with allowFailure set gives (false, revert data), without it
+// the whole call reverts with Error("Multicall3: call failed"), answered as
+// geth does ("execution reverted: Multicall3: call failed", code 3, the
+// revert data in "data"). Calldata that does not decode reverts without
+// data. Errors of the outer eth_call (block above the head, unknown block
+// hash, a fault of package faults) fail it as a whole. ServerStats counts
+// requests per method and aggregate3 runs and their inner calls.
+//
 // Reorg(chain, depth, seed) replaces the last depth blocks up to the head
 // with a new branch (new hashes from the fork point; some liquidations
 // vanish, some move to another block of the branch, some are new) and
 // updates Truth to the canonical chain; orphaned hashes no longer resolve.
+//
+// Every log object of eth_getLogs carries "blockTimestamp" (the block's
+// timestamp, a hex quantity) between "blockHash" and "logIndex", as current
+// geth, reth and erigon serve it; Config.OmitLogBlockTimestamp leaves it out
+// everywhere, the omit_log_block_timestamp fault of package faults for one
+// simulated provider.
+//
+// The JSON-RPC server reads a body in one pass (fastreq.go): a validating
+// scanner splits each request into its id, method and params elements, and
+// hands anything it is not sure about (odd keys, escapes, bad JSON) to the
+// encoding/json path, which also words every error; the two are held to the
+// same answer bytes by a differential test and FuzzServe. Results are
+// appended by hand, logs pre-rendered, block hashes cached per (block,
+// branch), constant eth_call answers encoded once and the oracle's hourly
+// jitter precomputed over the window; testdata/answers.sha256 pins the
+// answers to a seeded request sample as they were before these shortcuts.
 //
 // eth_getLogs serves only logs at or below the head (SetHead moves it, as a
 // chain that advances); Truth always covers the whole window. Logs are held in

@@ -1,52 +1,67 @@
 package sim
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math/big"
+	"slices"
 	"sort"
 	"strconv"
-	"strings"
+	"sync"
 
+	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 )
 
-// call dispatches one method.
-func (c *chainState) call(method string, raw json.RawMessage) (json.RawMessage, *rpcError) {
-	ps, perr := params(raw)
-	if perr != nil {
-		return nil, perr
-	}
+// call dispatches one method with its split params, appending its result
+// (JSON) to dst. On error the caller drops whatever was appended.
+func (c *chainState) call(dst []byte, method string, ps []json.RawMessage) ([]byte, *rpcError) {
 	// Reorg replaces logs and hashes under the write lock.
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	switch method {
 	case "eth_chainId":
-		return quantity(c.id), nil
+		c.srv.calls[mChainID].Add(1)
+		return appendQuoted(dst, c.id), nil
 	case "net_version":
-		return mustJSON(strconv.FormatUint(c.id, 10)), nil
+		c.srv.calls[mNetVersion].Add(1)
+		dst = append(dst, '"')
+		return append(strconv.AppendUint(dst, c.id, 10), '"'), nil
 	case "eth_blockNumber":
-		return quantity(c.head.Load()), nil
+		c.srv.calls[mBlockNumber].Add(1)
+		return appendQuoted(dst, c.head.Load()), nil
 	case "web3_clientVersion":
-		return mustJSON("chainsim/v1"), nil
+		c.srv.calls[mClientVersion].Add(1)
+		return append(dst, `"chainsim/v1"`...), nil
 	case "eth_syncing":
-		return json.RawMessage("false"), nil
+		c.srv.calls[mSyncing].Add(1)
+		return append(dst, "false"...), nil
 	case "eth_getBlockByNumber":
-		return c.getBlockByNumber(ps)
+		c.srv.calls[mBlockByNumber].Add(1)
+		return c.getBlockByNumber(dst, ps)
 	case "eth_getBlockByHash":
-		return c.getBlockByHash(ps)
+		c.srv.calls[mBlockByHash].Add(1)
+		return c.getBlockByHash(dst, ps)
 	case "eth_getLogs":
-		return c.getLogs(ps)
+		c.srv.calls[mGetLogs].Add(1)
+		return c.getLogs(dst, ps)
 	case "eth_call":
-		return c.ethCall(ps)
+		c.srv.calls[mCall].Add(1)
+		return c.ethCall(dst, ps)
 	}
-	return nil, &rpcError{Code: codeMethodNotFound, Message: fmt.Sprintf("the method %s does not exist/is not available", method)}
+	c.srv.calls[mOther].Add(1)
+	return dst, &rpcError{Code: codeMethodNotFound, Message: fmt.Sprintf("the method %s does not exist/is not available", method)}
 }
 
-func quantity(v uint64) json.RawMessage { return mustJSON(hexutil.EncodeUint64(v)) }
+// appendQuoted appends v as a JSON hex quantity, "0x…".
+func appendQuoted(dst []byte, v uint64) []byte {
+	dst = append(dst, '"')
+	return append(appendQuantity(dst, v), '"')
+}
 
 // blockNumber resolves a block parameter: a hex quantity, a tag, or (when
 // objectOK) an EIP-1898 object {"blockNumber"} / {"blockHash"}.
@@ -71,11 +86,15 @@ func (c *chainState) blockNumber(raw json.RawMessage, objectOK bool) (uint64, *r
 		}
 		return c.blockNumber(obj.BlockNumber, false)
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return 0, errParams("invalid block parameter %s: want a hex quantity or a tag", raw)
+	p, ok := plainString(raw)
+	if !ok {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return 0, errParams("invalid block parameter %s: want a hex quantity or a tag", raw)
+		}
+		p = []byte(s)
 	}
-	switch s {
+	switch string(p) {
 	case "latest", "pending":
 		return c.head.Load(), nil
 	case "safe":
@@ -85,6 +104,10 @@ func (c *chainState) blockNumber(raw json.RawMessage, objectOK bool) (uint64, *r
 	case "earliest":
 		return 0, nil
 	}
+	if n, ok := hexQuantity(p); ok {
+		return n, nil
+	}
+	s := string(p)
 	n, err := hexutil.DecodeUint64(s)
 	if err != nil {
 		return 0, errParams("invalid block parameter %q: %v", s, err)
@@ -92,64 +115,127 @@ func (c *chainState) blockNumber(raw json.RawMessage, objectOK bool) (uint64, *r
 	return n, nil
 }
 
-func (c *chainState) getBlockByNumber(ps []json.RawMessage) (json.RawMessage, *rpcError) {
+// plainString returns the contents of a JSON string holding only printable
+// ASCII without escapes (what json.Unmarshal would decode it to); false for
+// anything else.
+func plainString(raw []byte) ([]byte, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return nil, false
+	}
+	p := raw[1 : len(raw)-1]
+	for _, c := range p {
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return nil, false
+		}
+	}
+	return p, true
+}
+
+// hexQuantity decodes a quantity that hexutil.DecodeUint64 accepts: "0x"
+// and 1 to 16 hex digits without a leading zero; false for anything else
+// (the caller asks hexutil, for its exact error).
+func hexQuantity(p []byte) (uint64, bool) {
+	if len(p) < 3 || len(p) > 18 || p[0] != '0' || p[1] != 'x' || len(p) > 3 && p[2] == '0' {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range p[2:] {
+		d, ok := hexDigit(c)
+		if !ok {
+			return 0, false
+		}
+		n = n<<4 | uint64(d)
+	}
+	return n, true
+}
+
+func hexDigit(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// decodeHex decodes p (no prefix, 2·len(dst) digits of either case) into
+// dst; false for anything but hex digits.
+func decodeHex(dst, p []byte) bool {
+	if len(p) != 2*len(dst) {
+		return false
+	}
+	_, err := hex.Decode(dst, p)
+	return err == nil
+}
+
+// hexString reads a JSON string "0x…" at sc.i and returns what lies
+// between "0x" and the closing quote, unchecked: decodeHex refuses it unless
+// it is all hex digits (an escape included). false (sc.i anywhere) when
+// there is no such string.
+func (sc *reqScanner) hexString() ([]byte, bool) {
+	b := sc.b
+	i := sc.i
+	if len(b)-i < 4 || b[i] != '"' || b[i+1] != '0' || b[i+2] != 'x' {
+		return nil, false
+	}
+	end := bytes.IndexByte(b[i+3:], '"')
+	if end < 0 {
+		return nil, false
+	}
+	sc.i = i + 3 + end + 1
+	return b[i+3 : i+3+end], true
+}
+
+// fixedHex reads a JSON string "0x" + 2·len(dst) hex digits into dst, as
+// common.Hash and common.Address decode it; false for anything else.
+func fixedHex(dst []byte, raw []byte) bool {
+	p, ok := plainString(raw)
+	if !ok || len(p) != 2+2*len(dst) || p[0] != '0' || p[1] != 'x' {
+		return false
+	}
+	return decodeHex(dst, p[2:])
+}
+
+func (c *chainState) getBlockByNumber(dst []byte, ps []json.RawMessage) ([]byte, *rpcError) {
 	if len(ps) < 1 || len(ps) > 2 {
-		return nil, errParams("eth_getBlockByNumber wants [block, fullTx]")
+		return dst, errParams("eth_getBlockByNumber wants [block, fullTx]")
 	}
 	n, err := c.blockNumber(ps[0], false)
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
 	if n > c.head.Load() {
-		return json.RawMessage("null"), nil
+		return append(dst, "null"...), nil
 	}
-	return c.header(n), nil
+	return c.appendHeader(dst, n), nil
 }
 
-func (c *chainState) getBlockByHash(ps []json.RawMessage) (json.RawMessage, *rpcError) {
+func (c *chainState) getBlockByHash(dst []byte, ps []json.RawMessage) ([]byte, *rpcError) {
 	if len(ps) < 1 || len(ps) > 2 {
-		return nil, errParams("eth_getBlockByHash wants [hash, fullTx]")
+		return dst, errParams("eth_getBlockByHash wants [hash, fullTx]")
 	}
 	var h common.Hash
-	if err := json.Unmarshal(ps[0], &h); err != nil {
-		return nil, errParams("invalid block hash: %v", err)
+	if !fixedHex(h[:], ps[0]) {
+		if err := json.Unmarshal(ps[0], &h); err != nil {
+			return dst, errParams("invalid block hash: %v", err)
+		}
 	}
 	n, ok := c.numberOf(h)
 	if !ok || n > c.head.Load() {
-		return json.RawMessage("null"), nil
+		return append(dst, "null"...), nil
 	}
-	return c.header(n), nil
+	return c.appendHeader(dst, n), nil
 }
 
-// headerJSON is a block without transactions, with every field go-ethereum's
-// types.Header requires. Roots are the empty-trie roots so ethclient's
-// BlockByNumber also accepts the empty transaction list.
-type headerJSON struct {
-	Number           string        `json:"number"`
-	Hash             common.Hash   `json:"hash"`
-	ParentHash       common.Hash   `json:"parentHash"`
-	Nonce            string        `json:"nonce"`
-	MixHash          common.Hash   `json:"mixHash"`
-	Sha3Uncles       common.Hash   `json:"sha3Uncles"`
-	LogsBloom        types.Bloom   `json:"logsBloom"`
-	TransactionsRoot common.Hash   `json:"transactionsRoot"`
-	StateRoot        common.Hash   `json:"stateRoot"`
-	ReceiptsRoot     common.Hash   `json:"receiptsRoot"`
-	Miner            string        `json:"miner"`
-	Difficulty       string        `json:"difficulty"`
-	TotalDifficulty  string        `json:"totalDifficulty"`
-	ExtraData        string        `json:"extraData"`
-	Size             string        `json:"size"`
-	GasLimit         string        `json:"gasLimit"`
-	GasUsed          string        `json:"gasUsed"`
-	Timestamp        string        `json:"timestamp"`
-	BaseFeePerGas    string        `json:"baseFeePerGas"`
-	Transactions     []string      `json:"transactions"`
-	Uncles           []common.Hash `json:"uncles"`
-}
-
-// header renders block n; the caller checked n <= head.
-func (c *chainState) header(n uint64) json.RawMessage {
+// appendHeader renders block n, a block without transactions with every
+// field go-ethereum's types.Header requires; the caller checked n <= head.
+// Roots are the empty-trie roots so ethclient's BlockByNumber also accepts
+// the empty transaction list. Written by hand, in the field order and
+// encoding json.Marshal gave it (TestAnswersMatchReference).
+func (c *chainState) appendHeader(dst []byte, n uint64) []byte {
 	h := c.blockHash(n)
 	parent := common.Hash{}
 	if n > 0 {
@@ -164,16 +250,39 @@ func (c *chainState) header(n uint64) json.RawMessage {
 	}
 	used := c.gasLimit / 4 * uint64(h[1]) / 255 * 2
 	baseFee := uint64(h[2])*40_000_000 + 10_000_000
-	return mustJSON(headerJSON{
-		Number: hexutil.EncodeUint64(n), Hash: h, ParentHash: parent, Nonce: "0x0000000000000000",
-		MixHash: common.BytesToHash(h[4:]), Sha3Uncles: types.EmptyUncleHash, LogsBloom: bloom,
-		TransactionsRoot: types.EmptyTxsHash, StateRoot: common.BytesToHash(append(h[16:], h[:16]...)),
-		ReceiptsRoot: types.EmptyReceiptsHash, Miner: strings.ToLower(derivedAddress(c.hash.seed, c.id, "miner", n%7).Hex()),
-		Difficulty: "0x0", TotalDifficulty: "0x0", ExtraData: "0x", Size: "0x2a0",
-		GasLimit: hexutil.EncodeUint64(c.gasLimit), GasUsed: hexutil.EncodeUint64(used),
-		Timestamp: hexutil.EncodeUint64(uint64(c.clk.time(n))), BaseFeePerGas: hexutil.EncodeUint64(baseFee),
-		Transactions: []string{}, Uncles: []common.Hash{},
-	})
+	var mix, state common.Hash
+	copy(mix[4:], h[4:])
+	copy(state[:16], h[16:])
+	copy(state[16:], h[:16])
+	dst = append(dst, `{"number":"`...)
+	dst = appendQuantity(dst, n)
+	dst = append(dst, `","hash":"`...)
+	dst = appendHex(dst, h[:])
+	dst = append(dst, `","parentHash":"`...)
+	dst = appendHex(dst, parent[:])
+	dst = append(dst, `","nonce":"0x0000000000000000","mixHash":"`...)
+	dst = appendHex(dst, mix[:])
+	dst = append(dst, `","sha3Uncles":"`...)
+	dst = appendHex(dst, types.EmptyUncleHash[:])
+	dst = append(dst, `","logsBloom":"`...)
+	dst = appendHex(dst, bloom[:])
+	dst = append(dst, `","transactionsRoot":"`...)
+	dst = appendHex(dst, types.EmptyTxsHash[:])
+	dst = append(dst, `","stateRoot":"`...)
+	dst = appendHex(dst, state[:])
+	dst = append(dst, `","receiptsRoot":"`...)
+	dst = appendHex(dst, types.EmptyReceiptsHash[:])
+	dst = append(dst, `","miner":"`...)
+	dst = appendHex(dst, c.miners[n%uint64(len(c.miners))][:])
+	dst = append(dst, `","difficulty":"0x0","totalDifficulty":"0x0","extraData":"0x","size":"0x2a0","gasLimit":"`...)
+	dst = appendQuantity(dst, c.gasLimit)
+	dst = append(dst, `","gasUsed":"`...)
+	dst = appendQuantity(dst, used)
+	dst = append(dst, `","timestamp":"`...)
+	dst = appendQuantity(dst, uint64(c.clk.time(n)))
+	dst = append(dst, `","baseFeePerGas":"`...)
+	dst = appendQuantity(dst, baseFee)
+	return append(dst, `","transactions":[],"uncles":[]}`...)
 }
 
 // logsIn returns the logs in blocks [from, to], found by binary search.
@@ -195,84 +304,94 @@ type filterQuery struct {
 	Topics    []json.RawMessage `json:"topics"`
 }
 
-func (c *chainState) getLogs(ps []json.RawMessage) (json.RawMessage, *rpcError) {
+func (c *chainState) getLogs(dst []byte, ps []json.RawMessage) ([]byte, *rpcError) {
 	if len(ps) != 1 {
-		return nil, errParams("eth_getLogs wants [filter]")
+		return dst, errParams("eth_getLogs wants [filter]")
 	}
 	var q filterQuery
 	if err := json.Unmarshal(ps[0], &q); err != nil {
-		return nil, errParams("invalid filter: %v", err)
+		return dst, errParams("invalid filter: %v", err)
 	}
 	addrs, err := hashSet[common.Address](q.Address)
 	if err != nil {
-		return nil, errParams("invalid address filter: %v", err)
+		return dst, errParams("invalid address filter: %v", err)
 	}
 	if len(q.Topics) > 4 {
-		return nil, errParams("too many topics: %d, at most 4", len(q.Topics))
+		return dst, errParams("too many topics: %d, at most 4", len(q.Topics))
 	}
 	topics := make([]map[common.Hash]bool, len(q.Topics))
 	for i, raw := range q.Topics {
 		if topics[i], err = hashSet[common.Hash](raw); err != nil {
-			return nil, errParams("invalid topic %d: %v", i, err)
+			return dst, errParams("invalid topic %d: %v", i, err)
 		}
 	}
 	head := c.head.Load()
 	var from, to uint64
 	if q.BlockHash != nil {
 		if len(q.FromBlock) > 0 || len(q.ToBlock) > 0 {
-			return nil, errParams("cannot specify both blockHash and fromBlock/toBlock")
+			return dst, errParams("cannot specify both blockHash and fromBlock/toBlock")
 		}
 		n, ok := c.numberOf(*q.BlockHash)
 		if !ok || n > head {
-			return nil, &rpcError{Code: codeServer, Message: "unknown block"}
+			return dst, &rpcError{Code: codeServer, Message: "unknown block"}
 		}
 		from, to = n, n
 	} else {
 		var rerr *rpcError
 		if from, rerr = c.blockNumber(q.FromBlock, false); rerr != nil {
-			return nil, rerr
+			return dst, rerr
 		}
 		if to, rerr = c.blockNumber(q.ToBlock, false); rerr != nil {
-			return nil, rerr
+			return dst, rerr
 		}
 		if from > to {
-			return nil, &rpcError{Code: codeServer, Message: "invalid block range params"}
+			return dst, &rpcError{Code: codeServer, Message: "invalid block range params"}
 		}
 		if maxRange := c.maxLogRange; maxRange > 0 && to-from+1 > maxRange {
-			return nil, &rpcError{Code: codeLimitExceeded, Message: fmt.Sprintf(
+			return dst, &rpcError{Code: codeLimitExceeded, Message: fmt.Sprintf(
 				"block range too large: %d blocks requested, limit is %d. Try with this block range [0x%x, 0x%x].",
 				to-from+1, maxRange, from, from+maxRange-1)}
 		}
 	}
 	if from > head {
-		return json.RawMessage("[]"), nil
+		return append(dst, "[]"...), nil
 	}
 	to = min(to, head)
 	ls := c.logsIn(from, to)
-	out := make([]byte, 0, 2+len(ls)*900)
-	out = append(out, '[')
-	n := 0
+	// First the matching logs and the answer's size, so that a
+	// multi-megabyte answer is written into one allocation.
+	idx := matchPool.Get().(*[]int32)
+	defer func() { *idx = (*idx)[:0]; matchPool.Put(idx) }()
+	size := 2
 	for i := range ls {
 		l := &ls[i]
 		if !l.matches(addrs, topics) {
 			continue
 		}
-		if c.maxLogResults > 0 && n == c.maxLogResults {
+		if c.maxLogResults > 0 && len(*idx) == c.maxLogResults {
 			last := from
 			if l.pos.block > from {
 				last = l.pos.block - 1
 			}
-			return nil, &rpcError{Code: codeLimitExceeded, Message: fmt.Sprintf(
+			return dst, &rpcError{Code: codeLimitExceeded, Message: fmt.Sprintf(
 				"query returned more than %d results. Try with this block range [0x%x, 0x%x].", c.maxLogResults, from, last)}
 		}
-		if n > 0 {
+		*idx = append(*idx, int32(i))
+		size += len(l.json) + 1
+	}
+	out := slices.Grow(dst, size)
+	out = append(out, '[')
+	for k, i := range *idx {
+		if k > 0 {
 			out = append(out, ',')
 		}
-		out = append(out, l.json...)
-		n++
+		out = append(out, ls[i].json...)
 	}
 	return append(out, ']'), nil
 }
+
+// matchPool holds the index lists of getLogs.
+var matchPool = sync.Pool{New: func() any { return new([]int32) }}
 
 // matches applies an address set and positional topic sets (nil = any).
 func (l *servedLog) matches(addrs map[common.Address]bool, topics []map[common.Hash]bool) bool {
@@ -339,13 +458,29 @@ func errReverted() *rpcError {
 	return &rpcError{Code: codeReverted, Message: "execution reverted", Data: "0x"}
 }
 
-func (c *chainState) ethCall(ps []json.RawMessage) (json.RawMessage, *rpcError) {
-	if len(ps) < 1 || len(ps) > 3 {
-		return nil, errParams("eth_call wants [call, block]")
+// errRevertedWith is geth's answer to a revert with data: the reason in the
+// message when the data is an Error(string) or Panic(uint256).
+func errRevertedWith(data []byte) *rpcError {
+	if len(data) == 0 {
+		return errReverted()
 	}
-	var args callArgs
-	if err := json.Unmarshal(ps[0], &args); err != nil {
-		return nil, errParams("invalid call object: %v", err)
+	e := &rpcError{Code: codeReverted, Message: "execution reverted", Data: hexutil.Encode(data)}
+	if reason, err := abi.UnpackRevert(data); err == nil {
+		e.Message += ": " + reason
+	}
+	return e
+}
+
+func (c *chainState) ethCall(dst []byte, ps []json.RawMessage) ([]byte, *rpcError) {
+	if len(ps) < 1 || len(ps) > 3 {
+		return dst, errParams("eth_call wants [call, block]")
+	}
+	args, ok := fastCallArgs(ps[0])
+	if !ok {
+		args = callArgs{}
+		if err := json.Unmarshal(ps[0], &args); err != nil {
+			return dst, errParams("invalid call object: %v", err)
+		}
 	}
 	var block json.RawMessage
 	if len(ps) > 1 {
@@ -353,10 +488,10 @@ func (c *chainState) ethCall(ps []json.RawMessage) (json.RawMessage, *rpcError) 
 	}
 	n, rerr := c.blockNumber(block, true)
 	if rerr != nil {
-		return nil, rerr
+		return dst, rerr
 	}
 	if n > c.head.Load() {
-		return nil, &rpcError{Code: codeServer, Message: "header not found"}
+		return dst, &rpcError{Code: codeServer, Message: "header not found"}
 	}
 	var data []byte
 	switch {
@@ -365,79 +500,210 @@ func (c *chainState) ethCall(ps []json.RawMessage) (json.RawMessage, *rpcError) 
 	case args.Data != nil:
 		data = *args.Data
 	}
-	if args.To == nil || len(data) < 4 {
-		return nil, errReverted()
+	if args.To == nil {
+		return dst, errReverted()
 	}
-	out, ok := c.execute(*args.To, hex.EncodeToString(data[:4]), data[4:], n)
+	out, ok := c.run(*args.To, data, n, 0)
 	if !ok {
-		return nil, errReverted()
+		return dst, errRevertedWith(out)
 	}
-	return mustJSON(hexutil.Bytes(out)), nil
+	dst = append(dst, '"')
+	return append(appendHex(dst, out), '"'), nil
 }
 
-// execute runs a view call of the oracle or a token at block n.
-func (c *chainState) execute(to common.Address, sel string, args []byte, n uint64) ([]byte, bool) {
+// run executes a call of data to `to` at block n, as a message call of the
+// EVM would in chainsim's model, depth calls deep: a contract chainsim does
+// not know, or a function it does not serve, reverts. ok=false is a revert
+// with out as its revert data.
+func (c *chainState) run(to common.Address, data []byte, n uint64, depth int) (out []byte, ok bool) {
+	if to == Multicall3 {
+		return c.multicall3(data, n, depth)
+	}
+	if len(data) < 4 {
+		return nil, false
+	}
+	return c.execute(to, binary.BigEndian.Uint32(data), data[4:], n)
+}
+
+// fastCallArgs reads eth_call's call object as json.Unmarshal into callArgs
+// does, for the usual shape: "to" an address, "data" and "input" 0x-hex,
+// other keys plain and distinct from these three in any case. raw is valid
+// JSON (the request was validated). false: not that shape, decode with
+// encoding/json.
+func fastCallArgs(raw []byte) (callArgs, bool) {
+	var args callArgs
+	sc := reqScanner{b: raw}
+	if len(raw) == 0 || raw[0] != '{' {
+		return args, false
+	}
+	sc.i = 1
+	sc.ws()
+	if sc.i < len(raw) && raw[sc.i] == '}' {
+		return args, sc.i+1 == len(raw)
+	}
+	for {
+		if sc.i >= len(raw) || raw[sc.i] != '"' {
+			return args, false
+		}
+		kStart := sc.i + 1
+		if !sc.str() || sc.err {
+			return args, false
+		}
+		key := raw[kStart : sc.i-1]
+		sc.ws()
+		if sc.i >= len(raw) || raw[sc.i] != ':' {
+			return args, false
+		}
+		sc.i++
+		sc.ws()
+		switch string(key) {
+		case "to":
+			p, ok := sc.hexString()
+			if !ok || args.To != nil || len(p) != 2*common.AddressLength {
+				return args, false
+			}
+			args.To = new(common.Address)
+			if !decodeHex(args.To[:], p) {
+				return args, false
+			}
+		case "data", "input":
+			p, ok := sc.hexString()
+			if !ok || len(p)%2 != 0 {
+				return args, false
+			}
+			b := make(hexutil.Bytes, len(p)/2)
+			if !decodeHex(b, p) {
+				return args, false
+			}
+			dst := &args.Data
+			if key[0] == 'i' {
+				dst = &args.Input
+			}
+			if *dst != nil {
+				return args, false
+			}
+			*dst = &b
+		default:
+			for _, k := range [...]string{"to", "data", "input"} {
+				if len(key) == len(k) && foldASCII(key, k) {
+					return args, false
+				}
+			}
+			if sc.value(1); sc.err {
+				return args, false
+			}
+		}
+		sc.ws()
+		if sc.i >= len(raw) {
+			return args, false
+		}
+		switch raw[sc.i] {
+		case ',':
+			sc.i++
+			sc.ws()
+			continue
+		case '}':
+			return args, sc.i+1 == len(raw)
+		}
+		return args, false
+	}
+}
+
+// assetCalls are the answers of an asset's calls that do not depend on the
+// block, encoded once.
+type assetCalls struct {
+	symbol, name, decimals []byte // at the token
+	reserveConfig, fee     []byte // at the data provider
+}
+
+func newAssetCalls(a *Asset) *assetCalls {
+	ac := &assetCalls{symbol: abiString(a.Symbol), name: abiString(a.Name), decimals: u64Word(uint64(a.Decimals)),
+		reserveConfig: reserveConfigurationData(a)}
+	if a.Bytes32Symbol {
+		ac.symbol, ac.name = abiBytes32(a.Symbol), abiBytes32(a.Name)
+	}
+	_, fee := ReserveConfig(a)
+	ac.fee = u64Word(uint64(fee))
+	return ac
+}
+
+// Answers of the oracle's constant calls.
+var (
+	baseCurrencyUnitWord = u64Word(100_000_000)
+	zeroWord             = word(nil)
+)
+
+// execute runs a view call of the oracle or a token at block n. Returned
+// slices may be shared: callers must not modify them.
+func (c *chainState) execute(to common.Address, sel uint32, args []byte, n uint64) ([]byte, bool) {
 	if to == c.oracle {
 		switch sel {
 		case selBaseCurrencyUnit:
-			return u64Word(100_000_000), true
+			return baseCurrencyUnitWord, true
 		case selBaseCurrency:
-			return word(nil), true
+			return zeroWord, true
 		case selGetAssetPrice:
 			addr, ok := argAddress(args, 0)
 			if !ok || c.byAddr[addr] == nil {
 				return nil, false
 			}
-			return uintWord(c.priceAt(c.byAddr[addr], n)), true
+			return c.appendPriceWord(make([]byte, 0, 32), c.byAddr[addr], n), true
 		case selGetAssetsPrices:
 			addrs, ok := argAddressArray(args)
 			if !ok {
 				return nil, false
 			}
-			prices := make([]*big.Int, len(addrs))
-			for i, addr := range addrs {
+			out := make([]byte, 0, 64+32*len(addrs))
+			out = appendU64Word(out, 32)
+			out = appendU64Word(out, uint64(len(addrs)))
+			for _, addr := range addrs {
 				a := c.byAddr[addr]
 				if a == nil {
 					return nil, false
 				}
-				prices[i] = c.priceAt(a, n)
+				out = c.appendPriceWord(out, a, n)
 			}
-			return abiUintArray(prices), true
+			return out, true
 		}
 		return nil, false
 	}
 	if to == c.dataProvider && to != (common.Address{}) {
 		addr, ok := argAddress(args, 0)
-		a := c.byAddr[addr]
-		if !ok || a == nil {
+		ac := c.calls[addr]
+		if !ok || ac == nil {
 			return nil, false
 		}
 		switch sel {
 		case selGetReserveConfigurationData:
-			return reserveConfigurationData(a), true
+			return ac.reserveConfig, true
 		case selGetLiquidationProtocolFee:
-			_, fee := ReserveConfig(a)
-			return u64Word(uint64(fee)), true
+			return ac.fee, true
 		}
 		return nil, false
 	}
-	a := c.byAddr[to]
-	if a == nil {
+	ac := c.calls[to]
+	if ac == nil {
 		return nil, false
 	}
 	switch sel {
 	case selSymbol:
-		if a.Bytes32Symbol {
-			return abiBytes32(a.Symbol), true
-		}
-		return abiString(a.Symbol), true
+		return ac.symbol, true
 	case selName:
-		if a.Bytes32Symbol {
-			return abiBytes32(a.Name), true
-		}
-		return abiString(a.Name), true
+		return ac.name, true
 	case selDecimals:
-		return u64Word(uint64(a.Decimals)), true
+		return ac.decimals, true
 	}
 	return nil, false
+}
+
+// appendPriceWord appends the oracle price of a at block n as a uint256
+// word: from the int64 price path, or through priceAt where a reorg shifts
+// the price.
+func (c *chainState) appendPriceWord(dst []byte, a *Asset, n uint64) []byte {
+	if c.gens[n] == 0 || c.shiftBps == 0 {
+		if p := c.prices.priceE8(a, c.clk.time(n)); p >= 0 {
+			return appendU64Word(dst, uint64(p))
+		}
+	}
+	return append(dst, uintWord(c.priceAt(a, n))...)
 }

@@ -250,7 +250,7 @@ func (g *chainGen) finish() ([]Event, []servedLog) {
 				sl = otherLog(g.pool, dl, r)
 			}
 			sl.pos = pos
-			sl.render(g.cfg.LogBlockTimestamp)
+			sl.render(g.cfg.logTimestamps())
 			logs = append(logs, sl)
 			logIdx += 1 + uint(r.IntN(3))
 		}

@@ -1,9 +1,9 @@
 package sim
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -13,22 +13,58 @@ import (
 // a batch of tens of thousands of requests, far above what a client sends.
 const DefaultMaxRequestBytes = 8 << 20
 
-// ServerStats are the JSON-RPC server's counters since New.
+// ServerStats are the JSON-RPC server's counters since New, over all
+// chains.
 type ServerStats struct {
 	// OversizedRequests counts request bodies refused for being over
 	// Config.MaxRequestBytes.
 	OversizedRequests uint64
+	// Calls counts the requests answered per method, methods chainsim does
+	// not serve under "other"; notifications and requests too malformed to
+	// name a method are not counted.
+	Calls map[string]uint64
+	// Aggregate3 counts runs of Multicall3's aggregate3 (eth_calls of it and
+	// aggregate3 calls inside them) and Aggregate3Inner the calls they made.
+	Aggregate3, Aggregate3Inner uint64
 }
 
-// serverLimits is the server's side of the limits.
+// servedMethods are the methods counted by name in ServerStats.Calls, in
+// the order of serverLimits.calls.
+var servedMethods = [...]string{"eth_chainId", "net_version", "eth_blockNumber", "web3_clientVersion", "eth_syncing",
+	"eth_getBlockByNumber", "eth_getBlockByHash", "eth_getLogs", "eth_call", "other"}
+
+// Indexes into servedMethods.
+const (
+	mChainID = iota
+	mNetVersion
+	mBlockNumber
+	mClientVersion
+	mSyncing
+	mBlockByNumber
+	mBlockByHash
+	mGetLogs
+	mCall
+	mOther
+)
+
+// serverLimits is the server's side of the limits, and its counters.
 type serverLimits struct {
-	oversized atomic.Uint64
-	log       atomic.Pointer[slog.Logger]
+	oversized                   atomic.Uint64
+	log                         atomic.Pointer[slog.Logger]
+	calls                       [len(servedMethods)]atomic.Uint64
+	aggregate3, aggregate3Inner atomic.Uint64
 }
 
 // ServerStats returns the server's counters.
 func (s *Sim) ServerStats() ServerStats {
-	return ServerStats{OversizedRequests: s.limits.oversized.Load()}
+	st := ServerStats{OversizedRequests: s.limits.oversized.Load(), Calls: map[string]uint64{},
+		Aggregate3: s.limits.aggregate3.Load(), Aggregate3Inner: s.limits.aggregate3Inner.Load()}
+	for i, m := range servedMethods {
+		if v := s.limits.calls[i].Load(); v > 0 {
+			st.Calls[m] = v
+		}
+	}
+	return st
 }
 
 // SetLogger makes the JSON-RPC server log refused requests to log (nil:
@@ -47,7 +83,11 @@ func (s *Sim) maxRequestBytes() int64 {
 // logs the refusal, and returns false.
 func (s *Sim) readRequest(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	limit := s.maxRequestBytes()
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	// Sized from Content-Length when it is announced, so that a large batch
+	// is read without growing the buffer again and again.
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0), limit)+bytes.MinRead))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	body := buf.Bytes()
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):

@@ -126,21 +126,50 @@ func trend(pts []keypoint, h int64) int64 {
 	return pts[len(pts)-1].e8
 }
 
-// pricer computes asset prices from the seed; it holds no mutable state.
+// pricer computes asset prices from the seed; it holds no mutable state
+// after newPricer.
 type pricer struct {
 	seed   int64
 	curves map[curve][]keypoint
+	// jitter holds jitterPPM of each series for hours [h0, h0+len): the
+	// hours of the window, so that a price costs no keccak there.
+	h0     int64
+	jitter map[string][]int64
 }
 
-func newPricer(seed int64) pricer {
-	return pricer{seed: seed, curves: map[curve][]keypoint{
+// newPricer precomputes the jitter of every series of chains over the
+// hours of [from, to) and two days around it.
+func newPricer(seed int64, chains []uint64, from, to int64) pricer {
+	p := pricer{seed: seed, curves: map[curve][]keypoint{
 		curveETH: curvePoints(curveETH), curveBTC: curvePoints(curveBTC), curveFlat: curvePoints(curveFlat),
-	}}
+	}, jitter: map[string][]int64{}}
+	p.h0 = floorDiv(from-anchorTime, 3600) - 48
+	hours := floorDiv(to-anchorTime, 3600) + 48 - p.h0
+	for _, id := range chains {
+		for _, a := range assetsFor(id) {
+			if p.jitter[a.jitter] != nil || hours <= 0 {
+				continue
+			}
+			tab := make([]int64, hours)
+			for i := range tab {
+				tab[i] = p.computeJitterPPM(&a, p.h0+int64(i))
+			}
+			p.jitter[a.jitter] = tab
+		}
+	}
+	return p
 }
 
 // jitterPPM returns the seeded jitter of a series at hour h in parts per
 // million: ±0.6% for volatile assets, ±0.08% for stablecoins.
 func (p pricer) jitterPPM(a *Asset, h int64) int64 {
+	if tab := p.jitter[a.jitter]; h >= p.h0 && h-p.h0 < int64(len(tab)) {
+		return tab[h-p.h0]
+	}
+	return p.computeJitterPPM(a, h)
+}
+
+func (p pricer) computeJitterPPM(a *Asset, h int64) int64 {
 	var buf [16]byte
 	binary.BigEndian.PutUint64(buf[0:], uint64(p.seed))
 	binary.BigEndian.PutUint64(buf[8:], uint64(h))

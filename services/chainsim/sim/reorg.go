@@ -8,7 +8,6 @@ import (
 	"slices"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/liqstream/liqstream/services/lib/usd"
 )
 
@@ -198,7 +197,7 @@ func (s *Sim) Reorg(chainID uint64, depth uint64, seed int64) (ReorgResult, erro
 			ev.BlockHash, ev.TxIndex, ev.LogIndex = b.sl.pos.blockHash, b.sl.pos.txIndex, b.sl.pos.logIndex
 			newEvents = append(newEvents, ev)
 		}
-		b.sl.render(s.cfg.LogBlockTimestamp)
+		b.sl.render(s.cfg.logTimestamps())
 		newLogs = append(newLogs, b.sl)
 	}
 	newLogs = append(newLogs, c.logs[end:]...)
@@ -265,16 +264,25 @@ func (c *chainState) reprice(ev *Event, n uint64) {
 // the branch's for reorged blocks. The caller holds c.mu.
 func (c *chainState) blockHash(n uint64) common.Hash {
 	g := c.gens[n]
-	if g == 0 {
-		return c.hash.hash(n)
+	// A (block, generation) pair always has the same hash, so a cached
+	// entry never goes stale: a reorg gives its blocks a new generation.
+	slot := &c.hashCache[n%hashCacheSize]
+	if e := slot.Load(); e != nil && e.n == n && e.gen == g {
+		return e.h
 	}
-	var buf [28]byte
-	binary.BigEndian.PutUint64(buf[0:], uint64(c.hash.seed))
-	binary.BigEndian.PutUint64(buf[8:], c.hash.chainID)
-	binary.BigEndian.PutUint64(buf[16:], n)
-	binary.BigEndian.PutUint32(buf[24:], g)
-	out := common.BytesToHash(crypto.Keccak256(buf[:]))
-	binary.BigEndian.PutUint64(out[24:32], c.hash.permute(n, false))
+	var out common.Hash
+	if g == 0 {
+		out = c.hash.hash(n)
+	} else {
+		var buf [28]byte
+		binary.BigEndian.PutUint64(buf[0:], uint64(c.hash.seed))
+		binary.BigEndian.PutUint64(buf[8:], c.hash.chainID)
+		binary.BigEndian.PutUint64(buf[16:], n)
+		binary.BigEndian.PutUint32(buf[24:], g)
+		out = keccak(buf[:])
+		binary.BigEndian.PutUint64(out[24:32], c.hash.permute(n, false))
+	}
+	slot.Store(&hashEntry{n: n, gen: g, h: out})
 	return out
 }
 

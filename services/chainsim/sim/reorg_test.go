@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"sync"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -222,4 +223,60 @@ func TestReorgDeficitsAndPrices(t *testing.T) {
 			t.Errorf("deficit %d: amount USD %s, want %s at the branch price", i, d.AmountUSD, want)
 		}
 	}
+}
+
+// TestBlockHashCache looks up block hashes from several goroutines, over
+// blocks that share cache slots, before and after a reorg: every lookup
+// gives the hash of the block on the canonical branch.
+func TestBlockHashCache(t *testing.T) {
+	const chainID = polygonID
+	s := newSim(t, sim.Config{Seed: 4, Scale: 0.05, Chains: []uint64{chainID}})
+	head := s.Head(chainID)
+	blocks := make([]uint64, 0, 64)
+	for i := range uint64(16) {
+		for _, d := range []uint64{0, 1, 4096, 8192} { // 4096 apart: the same slot
+			blocks = append(blocks, head-20_000+i*3+d)
+		}
+	}
+	for i := range uint64(16) {
+		blocks = append(blocks, head-i) // reorged below
+	}
+	check := func(want func(n uint64) common.Hash) {
+		t.Helper()
+		var wg sync.WaitGroup
+		errs := make(chan string, 4)
+		for g := range 4 {
+			wg.Go(func() {
+				for i := range 5_000 {
+					n := blocks[(i*7+g)%len(blocks)]
+					if got := s.BlockHash(chainID, n); got != want(n) {
+						errs <- fmt.Sprintf("block %d: hash %s, want %s", n, got, want(n))
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Fatal(e)
+		}
+	}
+	check(func(n uint64) common.Hash { return s.OriginalBlockHash(chainID, n) })
+	if _, err := s.Reorg(chainID, 8, 1); err != nil {
+		t.Fatal(err)
+	}
+	branch := map[uint64]common.Hash{}
+	for _, n := range blocks {
+		branch[n] = s.BlockHash(chainID, n)
+		if reorged := n > head-8; reorged == (branch[n] == s.OriginalBlockHash(chainID, n)) {
+			t.Fatalf("block %d (head %d, reorg depth 8): hash %s after the reorg", n, head, branch[n])
+		}
+		var resp struct{ Result rawHeader }
+		body := post(t, s, "/polygon", fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["0x%x",false]}`, n))
+		if err := json.Unmarshal(body, &resp); err != nil || resp.Result.Hash != branch[n] {
+			t.Fatalf("header %d: %s, %v; want hash %s", n, body, err, branch[n])
+		}
+	}
+	check(func(n uint64) common.Hash { return branch[n] })
 }

@@ -11,8 +11,8 @@ import (
 // PoolDataProvider selectors served by eth_call at the market's data
 // provider address (lib/chains poolDataProvider).
 const (
-	selGetReserveConfigurationData = "3e150141" // getReserveConfigurationData(address)
-	selGetLiquidationProtocolFee   = "3cb8a622" // getLiquidationProtocolFee(address)
+	selGetReserveConfigurationData = 0x3e150141 // getReserveConfigurationData(address)
+	selGetLiquidationProtocolFee   = 0x3cb8a622 // getLiquidationProtocolFee(address)
 )
 
 // TopicDeficitCreated is DeficitCreated(address,address,uint256) (Aave V3.3+).
@@ -124,7 +124,7 @@ func addDeficits(cfg Config, id uint64, events []Event, logs []servedLog) ([]Def
 		out = append(out, d)
 		sl := servedLog{address: ev.Pool, data: uintWord(amt), topics: []common.Hash{TopicDeficitCreated, addrTopic(ev.Borrower), addrTopic(ev.DebtAsset)},
 			pos: logPos{block: ev.BlockNumber, blockHash: ev.BlockHash, time: ev.BlockTime.Unix(), txHash: ev.TxHash, txIndex: ev.TxIndex, logIndex: ev.LogIndex - 1}}
-		sl.render(cfg.LogBlockTimestamp)
+		sl.render(cfg.logTimestamps())
 		logs = append(logs, sl)
 	}
 	sort.SliceStable(logs, func(a, b int) bool {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -93,9 +94,69 @@ func (s *Sim) chainForPath(path string) *chainState {
 }
 
 // serve answers one HTTP body: a request or a batch. It returns nil when
-// there is nothing to answer (notifications).
+// there is nothing to answer (notifications). Well-formed bodies of the
+// usual shape take the single-pass scanner of fastreq.go; anything it is not
+// sure about takes serveSlow, so both give the same answer bytes.
 func (c *chainState) serve(body []byte) []byte {
 	trimmed := bytes.TrimSpace(body)
+	sc := scannerPool.Get().(*reqScanner)
+	defer sc.release()
+	if batch, ok := sc.scan(trimmed); ok {
+		return c.serveScanned(sc.reqs, batch)
+	}
+	return c.serveSlow(trimmed)
+}
+
+// serveScanned answers the requests the scanner split; elements it marked
+// slow go through serveOne as the slow path would.
+func (c *chainState) serveScanned(reqs []scannedReq, batch bool) []byte {
+	if !batch {
+		out, _ := c.appendScanned(nil, &reqs[0])
+		return out
+	}
+	out := make([]byte, 1, 64*len(reqs))
+	out[0] = '['
+	n := 0
+	for i := range reqs {
+		mark := len(out)
+		if n > 0 {
+			out = append(out, ',')
+		}
+		var answered bool
+		if out, answered = c.appendScanned(out, &reqs[i]); !answered {
+			out = out[:mark]
+			continue
+		}
+		if n++; n == 1 && len(reqs) > 1 {
+			// Room for answers of the size of the first, up to 4 MiB.
+			out = slices.Grow(out, min(len(out)*(len(reqs)-1), 4<<20))
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return append(out, ']')
+}
+
+// appendScanned appends the answer to one scanned request; false for a
+// notification (nothing appended).
+func (c *chainState) appendScanned(dst []byte, r *scannedReq) ([]byte, bool) {
+	if r.slow {
+		resp := c.serveOne(r.raw)
+		return append(dst, resp...), resp != nil
+	}
+	if r.id == nil {
+		return dst, false // a notification: every method is read-only
+	}
+	// The scanner only passes ids that are a number, a string or null, which
+	// json.Compact leaves as they are.
+	return c.appendReply(dst, r.id, r.method, r.params, nil), true
+}
+
+// serveSlow answers a trimmed body with encoding/json: the reference the
+// scanner's answers are tested against, and the path for any body it is
+// not sure about.
+func (c *chainState) serveSlow(trimmed []byte) []byte {
 	if len(trimmed) > 0 && trimmed[0] == '[' {
 		var batch []json.RawMessage
 		if err := json.Unmarshal(trimmed, &batch); err != nil {
@@ -127,7 +188,8 @@ func (c *chainState) serve(body []byte) []byte {
 	return c.serveOne(trimmed)
 }
 
-// serveOne answers one request object; nil for a notification.
+// serveOne answers one request object with encoding/json; nil for a
+// notification.
 func (c *chainState) serveOne(raw json.RawMessage) []byte {
 	var req rpcRequest
 	if err := json.Unmarshal(raw, &req); err != nil {
@@ -145,28 +207,42 @@ func (c *chainState) serveOne(raw json.RawMessage) []byte {
 		}
 		return mustJSON(rpcResponse{JSONRPC: "2.0", ID: id, Error: &rpcError{Code: codeInvalidRequest, Message: "invalid request: no method"}})
 	}
-	result, rerr := c.call(req.Method, req.Params)
 	if len(req.ID) == 0 {
-		return nil
+		return nil // a notification: every method is read-only
 	}
-	if rerr != nil {
-		return mustJSON(rpcResponse{JSONRPC: "2.0", ID: req.ID, Error: rerr})
+	ps, perr := params(req.Params)
+	if perr != nil {
+		return mustJSON(rpcResponse{JSONRPC: "2.0", ID: req.ID, Error: perr})
 	}
-	if len(result) == 0 {
-		result = json.RawMessage("null")
-	}
-	// Written by hand: json.Marshal would re-validate and compact the result,
-	// which costs more than building a multi-megabyte eth_getLogs answer.
 	var id bytes.Buffer
 	if err := json.Compact(&id, req.ID); err != nil {
 		return mustJSON(rpcResponse{JSONRPC: "2.0", ID: nullID, Error: &rpcError{Code: codeInvalidRequest, Message: "invalid id"}})
 	}
-	out := make([]byte, 0, len(result)+id.Len()+40)
-	out = append(out, `{"jsonrpc":"2.0","id":`...)
-	out = append(out, id.Bytes()...)
-	out = append(out, `,"result":`...)
-	out = append(out, result...)
-	return append(out, '}')
+	return c.appendReply(nil, id.Bytes(), req.Method, ps, req.ID)
+}
+
+// appendReply runs one call and appends its answer to dst. id is compact;
+// errID is the id as received, which error answers carry through
+// json.Marshal (nil: id). Results are written by hand: json.Marshal would
+// re-validate and compact them, which costs more than building a
+// multi-megabyte eth_getLogs answer.
+func (c *chainState) appendReply(dst, id []byte, method string, ps []json.RawMessage, errID json.RawMessage) []byte {
+	mark := len(dst)
+	dst = append(dst, `{"jsonrpc":"2.0","id":`...)
+	dst = append(dst, id...)
+	dst = append(dst, `,"result":`...)
+	start := len(dst)
+	dst, rerr := c.call(dst, method, ps)
+	if rerr != nil {
+		if errID == nil {
+			errID = id
+		}
+		return append(dst[:mark], mustJSON(rpcResponse{JSONRPC: "2.0", ID: errID, Error: rerr})...)
+	}
+	if len(dst) == start {
+		dst = append(dst, "null"...)
+	}
+	return append(dst, '}')
 }
 
 // params splits a params array; absent params are an empty list.

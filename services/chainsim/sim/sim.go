@@ -28,19 +28,25 @@ type Sim struct {
 
 // chainState is one simulated chain.
 type chainState struct {
-	id            uint64
-	slug          string
-	clk           clock
-	hash          hasher
-	pool, oracle  common.Address
-	dataProvider  common.Address
-	assets        []Asset
-	byAddr        map[common.Address]*Asset
-	prices        pricer
-	logs          []servedLog // sorted by (block, log index)
-	safeDepth     uint64
-	finalDepth    uint64
-	gasLimit      uint64
+	id           uint64
+	slug         string
+	clk          clock
+	hash         hasher
+	pool, oracle common.Address
+	dataProvider common.Address
+	assets       []Asset
+	byAddr       map[common.Address]*Asset
+	calls        map[common.Address]*assetCalls // by asset address
+	prices       pricer
+	logs         []servedLog // sorted by (block, log index)
+	safeDepth    uint64
+	finalDepth   uint64
+	gasLimit     uint64
+	// multicall3Block is the first block Multicall3 has code at.
+	multicall3Block uint64
+	// srv holds the server's counters.
+	srv           *serverLimits
+	miners        [7]common.Address // block n's miner is miners[n%7]
 	head          atomic.Uint64
 	windowStart   uint64 // first block of the window
 	windowEnd     uint64 // first block at or after To
@@ -54,6 +60,9 @@ type chainState struct {
 	// original chain); a block's hash depends on it.
 	gens    map[uint64]uint32
 	lastGen uint32
+
+	// hashCache remembers recent block hashes (see blockHash).
+	hashCache [hashCacheSize]atomic.Pointer[hashEntry]
 }
 
 // New generates a simulation. It fails (wrapping ErrConfig) for an invalid
@@ -67,7 +76,7 @@ func New(cfg Config) (*Sim, error) {
 	s := &Sim{cfg: cfg, order: cfg.Chains, chains: map[uint64]*chainState{}}
 	days := windowDays(cfg.From, cfg.To)
 	counts := dailyCounts(cfg, days)
-	prices := newPricer(cfg.Seed)
+	prices := newPricer(cfg.Seed, cfg.Chains, cfg.From.Unix(), cfg.To.Unix())
 	truth := &Truth{cfg: cfg, chains: cfg.Chains, pools: map[uint64]common.Address{}, events: map[uint64][]Event{}, deficits: map[uint64][]Deficit{}}
 	for _, id := range cfg.Chains {
 		ch, ok := reg.ByID(id)
@@ -84,8 +93,17 @@ func New(cfg Config) (*Sim, error) {
 			byAddr: map[common.Address]*Asset{}, prices: prices, safeDepth: ch.Confirmations / 2,
 			finalDepth: ch.Confirmations, gasLimit: spec.gasLimit, maxLogRange: cfg.MaxLogRange, maxLogResults: cfg.MaxLogResults,
 			shiftBps: cfg.ReorgPriceShiftBps}
+		cs.multicall3Block, cs.srv = spec.multicall3Block, &s.limits
+		if b, ok := cfg.Multicall3Blocks[id]; ok {
+			cs.multicall3Block = b
+		}
+		cs.calls = map[common.Address]*assetCalls{}
 		for i := range cs.assets {
 			cs.byAddr[cs.assets[i].Address] = &cs.assets[i]
+			cs.calls[cs.assets[i].Address] = newAssetCalls(&cs.assets[i])
+		}
+		for i := range cs.miners {
+			cs.miners[i] = derivedAddress(cfg.Seed, id, "miner", uint64(i))
 		}
 		cs.windowStart, cs.windowEnd = cs.clk.blockAt(cfg.From.Unix()), cs.clk.blockAt(cfg.To.Unix())
 		cs.head.Store(cs.windowEnd + HeadMargin)
@@ -176,6 +194,16 @@ func (s *Sim) BlockHash(chainID uint64, n uint64) common.Hash {
 		return c.blockHash(n)
 	}
 	return common.Hash{}
+}
+
+// Multicall3Block returns the first block at which a chain serves
+// Multicall3 (Config.Multicall3Blocks or the real deployment block); 0 for
+// an unknown chain.
+func (s *Sim) Multicall3Block(chainID uint64) uint64 {
+	if c := s.chains[chainID]; c != nil {
+		return c.multicall3Block
+	}
+	return 0
 }
 
 // Pool and Oracle return the Aave V3 pool and oracle addresses of a chain.

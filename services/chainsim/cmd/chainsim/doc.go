@@ -6,8 +6,10 @@
 //
 // Flags: --listen, --seed, --scale, --from, --to (YYYY-MM-DD or RFC 3339,
 // UTC, half-open window), --chains (comma-separated ids), --max-log-range,
-// --max-log-results, --log-block-timestamp, --truth-out (ground truth as
-// JSON) and --faults (a YAML file of simulated providers, package faults,
-// each served at /<name>/<chain>, e.g. /alchemy/polygon). It logs with slog
-// to stderr and stops on SIGINT or SIGTERM.
+// --max-log-results, --omit-log-block-timestamp (logs are served with
+// blockTimestamp unless it is set), --multicall3-blocks (chain=block,…:
+// where Multicall3 is deployed, default the real blocks), --truth-out
+// (ground truth as JSON) and --faults (a YAML file of simulated providers,
+// package faults, each served at /<name>/<chain>, e.g. /alchemy/polygon).
+// It logs with slog to stderr and stops on SIGINT or SIGTERM.
 package main

@@ -41,14 +41,14 @@ func run(logger *slog.Logger, args []string) error {
 	maxRange := fs.Uint64("max-log-range", 0, "largest eth_getLogs block range (0: no cap)")
 	maxResults := fs.Int("max-log-results", 0, "largest eth_getLogs result count (0: no cap)")
 	maxRequest := fs.Int64("max-request-bytes", sim.DefaultMaxRequestBytes, "largest JSON-RPC request body served; larger ones get HTTP 413")
-	logTimes := fs.Bool("log-block-timestamp", false, "add blockTimestamp to served logs, like geth >= 1.16")
+	omitTimes := fs.Bool("omit-log-block-timestamp", false, "leave blockTimestamp out of served logs, like older nodes (served by default, like current geth, reth and erigon)")
+	multicallS := fs.String("multicall3-blocks", "", "comma-separated chain=block: where Multicall3 is deployed (default: the real deployment blocks)")
 	truthOut := fs.String("truth-out", "", "write the ground truth as JSON to this file")
 	faultsFile := fs.String("faults", "", "YAML of simulated providers (package faults), each served at /<name>/<chain>")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg := sim.Config{Seed: *seed, Scale: *scale, MaxLogRange: *maxRange, MaxLogResults: *maxResults, LogBlockTimestamp: *logTimes,
-		MaxRequestBytes: *maxRequest}
+	cfg := sim.Config{Seed: *seed, Scale: *scale, MaxLogRange: *maxRange, MaxLogResults: *maxResults, OmitLogBlockTimestamp: *omitTimes, MaxRequestBytes: *maxRequest}
 	var err error
 	if cfg.From, err = parseTime(*fromS); err != nil {
 		return fmt.Errorf("flag --from: %w", err)
@@ -58,6 +58,9 @@ func run(logger *slog.Logger, args []string) error {
 	}
 	if cfg.Chains, err = parseChains(*chainsS); err != nil {
 		return fmt.Errorf("flag --chains: %w", err)
+	}
+	if cfg.Multicall3Blocks, err = parseBlocks(*multicallS); err != nil {
+		return fmt.Errorf("flag --multicall3-blocks: %w", err)
 	}
 
 	var ff faults.File
@@ -162,6 +165,30 @@ func parseChains(s string) ([]uint64, error) {
 			return nil, fmt.Errorf("chain id %q: %w", part, err)
 		}
 		out = append(out, id)
+	}
+	return out, nil
+}
+
+// parseBlocks reads "chain=block,…".
+func parseBlocks(s string) (map[uint64]uint64, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	out := map[uint64]uint64{}
+	for _, part := range strings.Split(s, ",") {
+		c, b, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return nil, fmt.Errorf("%q: want chain=block, e.g. 137=25770160", part)
+		}
+		id, err := strconv.ParseUint(c, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("chain id %q: %w", c, err)
+		}
+		n, err := strconv.ParseUint(b, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("block %q: %w", b, err)
+		}
+		out[id] = n
 	}
 	return out, nil
 }
