@@ -600,38 +600,21 @@ func (c *Client) Head(ctx context.Context) (uint64, error) {
 	return head, nil
 }
 
-type rpcHeader struct {
-	Number     *hexutil.Uint64 `json:"number"`
-	Hash       *common.Hash    `json:"hash"`
-	ParentHash common.Hash     `json:"parentHash"`
-	Time       *hexutil.Uint64 `json:"timestamp"`
-}
-
-func (r *rpcHeader) header() (Header, error) {
-	if r.Number == nil || r.Hash == nil || r.Time == nil {
-		return Header{}, badResponse("header lacks number, hash or timestamp")
-	}
-	if *r.Hash == (common.Hash{}) {
-		return Header{}, badResponse("header %d has a zero hash", uint64(*r.Number))
-	}
-	return Header{Number: uint64(*r.Number), Hash: *r.Hash, ParentHash: r.ParentHash, Time: uint64(*r.Time)}, nil
-}
-
 // HeaderByTag returns the header of "latest", "safe" or "finalized". ok is
 // false when the node does not serve the tag. A tag is relative to the node
 // that answers it, so it is asked only of an endpoint within the lag
 // tolerance of the best head seen: a lagging node's "finalized" would hold
 // ingest back by its lag.
 func (c *Client) HeaderByTag(ctx context.Context, tag string) (h Header, ok bool, err error) {
-	var raw *rpcHeader
-	var tagErr bool
+	var raw rpcHeader
+	var null, tagErr bool
 	var need uint64
 	if best := c.bestHead(); best > c.cfg.Policy.LagBlocks {
 		need = best - c.cfg.Policy.LagBlocks
 	}
 	_, err = c.do(ctx, &call{method: "eth_getBlockByNumber", need: need, reqs: []request{{Method: "eth_getBlockByNumber", Params: []any{tag, false}}},
 		check: func(rs []response) error {
-			raw, tagErr = nil, false
+			null, tagErr = false, false
 			if je := rs[0].Err; je != nil {
 				if isThrottleJSON(je) {
 					return je
@@ -639,10 +622,11 @@ func (c *Client) HeaderByTag(ctx context.Context, tag string) (h Header, ok bool
 				tagErr = true // the node does not know the tag
 				return nil
 			}
-			if err := json.Unmarshal(rs[0].Result, &raw); err != nil {
+			var err error
+			if raw, null, err = parseHeader(rs[0].Result); err != nil {
 				return badResponse("decoding %s header: %v", tag, err)
 			}
-			if raw != nil {
+			if !null {
 				if _, err := raw.header(); err != nil {
 					return err
 				}
@@ -652,7 +636,7 @@ func (c *Client) HeaderByTag(ctx context.Context, tag string) (h Header, ok bool
 	if err != nil {
 		return Header{}, false, err
 	}
-	if tagErr || raw == nil {
+	if tagErr || null {
 		return Header{}, false, nil
 	}
 	h, _ = raw.header()
@@ -708,11 +692,11 @@ func (c *Client) HeadersBatch(ctx context.Context, numbers []uint64) ([]Header, 
 					if r.Err != nil {
 						return r.Err
 					}
-					var raw *rpcHeader
-					if err := json.Unmarshal(r.Result, &raw); err != nil {
+					raw, null, err := parseHeader(r.Result)
+					if err != nil {
 						return badResponse("decoding header %d: %v", part[i], err)
 					}
-					if raw == nil {
+					if null {
 						return fmt.Errorf("%w: block %d", ErrBlockNotFound, part[i])
 					}
 					h, err := raw.header()
@@ -760,12 +744,17 @@ func (c *Client) CallBatch(ctx context.Context, calls []Call) ([]CallResult, err
 		reqs := make([]request, len(part))
 		for i, cl := range part {
 			lo, hi = min(lo, cl.Block), max(hi, cl.Block)
-			msg := map[string]any{"to": cl.To, "data": hexutil.Bytes(cl.Data)}
-			reqs[i] = request{Method: "eth_call", Params: []any{msg, hexutil.Uint64(cl.Block)}}
+			reqs[i] = request{Method: "eth_call", Params: []any{callArgs{To: cl.To, Data: cl.Data}, hexutil.Uint64(cl.Block)}}
 		}
 		res := make([]CallResult, len(part))
 		_, err := c.do(ctx, &call{method: "eth_call", from: lo, to: hi, need: hi, reqs: reqs, batch: true,
 			check: func(rs []response) error {
+				// The results share one buffer, each capped to its length.
+				size := 0
+				for _, r := range rs {
+					size += callResultSize(r.Result)
+				}
+				buf := make([]byte, 0, size)
 				for i, r := range rs {
 					if r.Err != nil {
 						if isThrottleJSON(r.Err) {
@@ -777,11 +766,12 @@ func (c *Client) CallBatch(ctx context.Context, calls []Call) ([]CallResult, err
 						res[i] = CallResult{Err: c.scrub(r.Err)} // the node's text may echo the key
 						continue
 					}
-					var b hexutil.Bytes
-					if err := json.Unmarshal(r.Result, &b); err != nil {
+					start := len(buf)
+					var err error
+					if buf, err = appendCallResult(buf, r.Result); err != nil {
 						return badResponse("decoding eth_call result at block %d: %v", part[i].Block, err)
 					}
-					res[i] = CallResult{Data: b}
+					res[i] = CallResult{Data: buf[start:len(buf):len(buf)]}
 				}
 				return nil
 			}})
@@ -887,12 +877,7 @@ func (c *Client) logSuccess() {
 // getLogs is one eth_getLogs range with retries; a provider's range refusal
 // comes back at once as *RangeLimitError.
 func (c *Client) getLogs(ctx context.Context, lo, hi uint64, addresses []common.Address, topic0s []common.Hash) ([]types.Log, error) {
-	q := map[string]any{
-		"fromBlock": hexutil.Uint64(lo),
-		"toBlock":   hexutil.Uint64(hi),
-		"address":   addresses,
-		"topics":    [][]common.Hash{topic0s},
-	}
+	q := logFilter{FromBlock: hexutil.Uint64(lo), ToBlock: hexutil.Uint64(hi), Address: addresses, Topics: [][]common.Hash{topic0s}}
 	var logs []types.Log
 	_, err := c.do(ctx, &call{method: "eth_getLogs", from: lo, to: hi, need: hi, reqs: []request{{Method: "eth_getLogs", Params: []any{q}}},
 		check: func(rs []response) error {

@@ -30,6 +30,13 @@
 //     accepts exactly what encoding/json into go-ethereum's types.Log accepts
 //     and returns the same values (differential and fuzz tests), about 15×
 //     faster.
+//   - The rest of the JSON on the HTTP path is hand-written too, on the
+//     scanner of jsonscan.go, each piece checked against the encoding/json
+//     code it replaced by differential and fuzz tests: request bodies are
+//     appended directly (reqjson.go; byte for byte what json.Marshal wrote),
+//     an answer or batch answer is split into its results in one pass
+//     without copying them (answers.go), and block headers and eth_call
+//     results are decoded without reflection (headerjson.go, calljson.go).
 //
 // What is read is bounded (Limits): an answer over rpc_max_response_bytes
 // (HTTP body or websocket message) or an eth_getLogs answer with more than

@@ -1,11 +1,8 @@
 package rpc
 
 import (
-	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -37,8 +34,12 @@ import (
 // the returned logs share a few larger allocations; each is capped to its
 // own length, so appending to one never overwrites another.
 func ParseLogs(data []byte) ([]types.Log, error) {
-	p := logsParser{buf: data}
-	return p.parse()
+	p := logsParser{scanner: scanner{buf: data}}
+	logs, err := p.parse()
+	if err != nil {
+		return nil, p.logsError(err)
+	}
+	return logs, nil
 }
 
 // LogsError is a malformed eth_getLogs result. It wraps ErrBadResponse.
@@ -66,9 +67,6 @@ func (e *LogsError) Error() string {
 
 // Unwrap returns ErrBadResponse: a malformed answer is retried like any other.
 func (e *LogsError) Unwrap() error { return ErrBadResponse }
-
-// maxNesting is encoding/json's nesting limit: deeper input is refused.
-const maxNesting = 10000
 
 // Arena sizes: topics and data of many logs share one allocation.
 const (
@@ -107,20 +105,8 @@ var fieldNames = [...]string{
 	fRemoved:        "removed",
 }
 
-// foldedNames maps the folded form of each key to its field.
-var foldedNames = func() map[string]field {
-	m := make(map[string]field, len(fieldNames))
-	for f, n := range fieldNames {
-		if n != "" {
-			m[string(foldName(nil, []byte(n)))] = field(f)
-		}
-	}
-	return m
-}()
-
 type logsParser struct {
-	buf []byte
-	pos int
+	scanner
 	log int    // index of the log being parsed, -1 outside
 	cur []byte // key of the field being parsed, nil outside
 
@@ -128,31 +114,21 @@ type logsParser struct {
 	data   []byte        // arena
 }
 
-func (p *logsParser) fail(format string, args ...any) error {
-	e := &LogsError{Offset: p.pos, Log: p.log, Reason: fmt.Sprintf(format, args...)}
+// foldedNames is the keys of a log object, for lookupFolded.
+var foldedNames = newFieldSet[field](fieldNames[:])
+
+// logsError turns a scanner's error into a *LogsError saying where it was:
+// the log and field being parsed when it was found.
+func (p *logsParser) logsError(err error) error {
+	var se *scanError
+	if !errors.As(err, &se) {
+		return err
+	}
+	e := &LogsError{Offset: se.off, Log: p.log, Reason: se.reason}
 	if p.cur != nil {
 		e.Field = string(p.cur)
 	}
 	return e
-}
-
-func (p *logsParser) ws() {
-	for p.pos < len(p.buf) {
-		switch p.buf[p.pos] {
-		case ' ', '\t', '\n', '\r':
-			p.pos++
-		default:
-			return
-		}
-	}
-}
-
-// describe names the byte at the current position for an error.
-func (p *logsParser) describe() string {
-	if p.pos >= len(p.buf) {
-		return "unexpected end of input"
-	}
-	return fmt.Sprintf("unexpected %q", p.buf[p.pos])
 }
 
 func (p *logsParser) parse() ([]types.Log, error) {
@@ -198,22 +174,7 @@ func (p *logsParser) parse() ([]types.Log, error) {
 }
 
 // end checks that only whitespace follows the value.
-func (p *logsParser) end() error {
-	p.ws()
-	if p.pos != len(p.buf) {
-		return p.fail("%s after the result, want end of input", p.describe())
-	}
-	return nil
-}
-
-// literal consumes s when it is next.
-func (p *logsParser) literal(s string) bool {
-	if len(p.buf)-p.pos >= len(s) && string(p.buf[p.pos:p.pos+len(s)]) == s {
-		p.pos += len(s)
-		return true
-	}
-	return false
-}
+func (p *logsParser) end() error { return p.scanner.end("the result") }
 
 // object parses one log object into l.
 func (p *logsParser) object(l *types.Log) error {
@@ -270,43 +231,11 @@ func (p *logsParser) object(l *types.Log) error {
 
 // key parses an object key and returns the field it names.
 func (p *logsParser) key() (field, error) {
-	if p.pos >= len(p.buf) || p.buf[p.pos] != '"' {
-		return 0, p.fail("%s, want a key", p.describe())
-	}
-	start := p.pos + 1
-	i := start
-	for i < len(p.buf) {
-		c := p.buf[i]
-		if c == '"' {
-			break
-		}
-		if c == '\\' || c >= utf8.RuneSelf || c < 0x20 {
-			return p.slowKey()
-		}
-		i++
-	}
-	if i >= len(p.buf) {
-		p.pos = len(p.buf)
-		return 0, p.fail("unexpected end of input in a key")
-	}
-	k := p.buf[start:i]
-	p.pos = i + 1
-	return p.lookup(k), nil
-}
-
-// slowKey parses a key holding escapes or non-ASCII bytes the way
-// encoding/json does: unescaped, invalid UTF-8 replaced by U+FFFD.
-func (p *logsParser) slowKey() (field, error) {
-	start := p.pos
-	if err := p.skipString(); err != nil {
+	k, err := p.scanner.key()
+	if err != nil {
 		return 0, err
 	}
-	var s string
-	if err := json.Unmarshal(p.buf[start:p.pos], &s); err != nil {
-		p.pos = start
-		return 0, p.fail("bad key: %v", err)
-	}
-	return p.lookup([]byte(s)), nil
+	return p.lookup(k), nil
 }
 
 func (p *logsParser) lookup(k []byte) field {
@@ -333,35 +262,7 @@ func (p *logsParser) lookup(k []byte) field {
 	case "removed":
 		return fRemoved
 	}
-	var arr [32]byte
-	return foldedNames[string(foldName(arr[:0], k))]
-}
-
-// foldName is encoding/json's key folding: ASCII upper case, other runes
-// to the smallest rune of their simple fold set.
-func foldName(out, in []byte) []byte {
-	for i := 0; i < len(in); {
-		if c := in[i]; c < utf8.RuneSelf {
-			if 'a' <= c && c <= 'z' {
-				c -= 'a' - 'A'
-			}
-			out = append(out, c)
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRune(in[i:])
-		for {
-			r2 := unicode.SimpleFold(r)
-			if r2 <= r {
-				r = r2
-				break
-			}
-			r = r2
-		}
-		out = utf8.AppendRune(out, r)
-		i += n
-	}
-	return out
+	return foldedNames.lookupFolded(k)
 }
 
 // value parses the value of field f into l. present is false for null
@@ -441,134 +342,12 @@ func (p *logsParser) value(f field, l *types.Log) (present bool, err error) {
 	return false, p.fail("internal error: field %d", f)
 }
 
-// unhex maps a byte to its hex value, or 0xff.
-var unhex = func() (t [256]byte) {
-	for i := range t {
-		t[i] = 0xff
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = byte(c - '0')
-	}
-	for c := 'a'; c <= 'f'; c++ {
-		t[c] = byte(c-'a') + 10
-	}
-	for c := 'A'; c <= 'F'; c++ {
-		t[c] = byte(c-'A') + 10
-	}
-	return t
-}()
-
-// hexString returns the raw bytes of the string value at the current
-// position, positioned after it. The bytes are not checked here: the
-// callers decode them as hex, which refuses anything else. Hex values never
-// hold escapes, so a backslash is an error too (encoding/json hands
-// go-ethereum the raw, still escaped bytes, which it refuses as well).
-func (p *logsParser) hexString() ([]byte, error) {
-	if p.pos >= len(p.buf) || p.buf[p.pos] != '"' {
-		return nil, p.fail("%s, want a hex string", p.describe())
-	}
-	start := p.pos + 1
-	n := bytes.IndexByte(p.buf[start:], '"')
-	if n < 0 {
-		p.pos = len(p.buf)
-		return nil, p.fail("unexpected end of input in a string")
-	}
-	p.pos = start + n + 1
-	return p.buf[start : start+n], nil
-}
-
-func has0x(s []byte) bool { return len(s) >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') }
-
-// decodeHex decodes hex digits s into out (len(out) == len(s)/2).
-func (p *logsParser) decodeHex(out, s []byte, at int) error {
-	s = s[:2*len(out)]
-	for i := range out {
-		hi, lo := unhex[s[2*i]], unhex[s[2*i+1]]
-		if hi > 0xf || lo > 0xf {
-			p.pos = at
-			return p.fail("invalid hex digit in %q", s)
-		}
-		out[i] = hi<<4 | lo
-	}
-	return nil
-}
-
-// fixedHex parses a 0x-prefixed hex string of exactly len(out) bytes.
-func (p *logsParser) fixedHex(out []byte) error {
-	at := p.pos
-	s, err := p.hexString()
-	if err != nil {
-		return err
-	}
-	if !has0x(s) {
-		p.pos = at
-		return p.fail("hex string without 0x prefix")
-	}
-	s = s[2:]
-	if len(s) != 2*len(out) {
-		p.pos = at
-		return p.fail("hex string has length %d, want %d", len(s), 2*len(out))
-	}
-	return p.decodeHex(out, s, at)
-}
-
-// quantity parses a hex number: 0x-prefixed, no leading zero, at most 64
-// bits; "" is 0 (go-ethereum's hexutil accepts it).
-func (p *logsParser) quantity() (uint64, error) {
-	at := p.pos
-	s, err := p.hexString()
-	if err != nil {
-		return 0, err
-	}
-	if len(s) == 0 {
-		return 0, nil
-	}
-	if !has0x(s) {
-		p.pos = at
-		return 0, p.fail("hex number without 0x prefix")
-	}
-	s = s[2:]
-	switch {
-	case len(s) == 0:
-		p.pos = at
-		return 0, p.fail("hex number without digits")
-	case len(s) > 1 && s[0] == '0':
-		p.pos = at
-		return 0, p.fail("hex number with leading zero digits")
-	case len(s) > 16:
-		p.pos = at
-		return 0, p.fail("hex number above 64 bits")
-	}
-	var n uint64
-	for _, c := range s {
-		d := unhex[c]
-		if d > 0xf {
-			p.pos = at
-			return 0, p.fail("invalid hex digit in %q", s)
-		}
-		n = n<<4 | uint64(d)
-	}
-	return n, nil
-}
-
 // bytes parses 0x-prefixed hex of even length ("" is empty) into the data
 // arena.
 func (p *logsParser) bytes() ([]byte, error) {
-	at := p.pos
-	s, err := p.hexString()
+	s, at, err := p.hexData()
 	if err != nil {
 		return nil, err
-	}
-	if len(s) > 0 {
-		if !has0x(s) {
-			p.pos = at
-			return nil, p.fail("hex data without 0x prefix")
-		}
-		s = s[2:]
-	}
-	if len(s)%2 != 0 {
-		p.pos = at
-		return nil, p.fail("hex data of odd length %d", len(s))
 	}
 	n := len(s) / 2
 	var out []byte
@@ -630,143 +409,4 @@ func (p *logsParser) topicList() ([]common.Hash, error) {
 	}
 	end := len(p.topics)
 	return p.topics[start:end:end], nil
-}
-
-// skipString checks and skips a JSON string.
-func (p *logsParser) skipString() error {
-	if p.pos >= len(p.buf) || p.buf[p.pos] != '"' {
-		return p.fail("%s, want a string", p.describe())
-	}
-	p.pos++
-	for p.pos < len(p.buf) {
-		c := p.buf[p.pos]
-		switch {
-		case c == '"':
-			p.pos++
-			return nil
-		case c < 0x20:
-			return p.fail("control character %q in a string", c)
-		case c == '\\':
-			p.pos++
-			if p.pos >= len(p.buf) {
-				return p.fail("unexpected end of input in a string")
-			}
-			switch p.buf[p.pos] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				p.pos++
-			case 'u':
-				p.pos++
-				for range 4 {
-					if p.pos >= len(p.buf) || unhex[p.buf[p.pos]] > 0xf {
-						return p.fail("bad \\u escape in a string")
-					}
-					p.pos++
-				}
-			default:
-				return p.fail("bad escape \\%c in a string", p.buf[p.pos])
-			}
-		default:
-			p.pos++
-		}
-	}
-	return p.fail("unexpected end of input in a string")
-}
-
-// skipNumber checks and skips a JSON number.
-func (p *logsParser) skipNumber() error {
-	digits := func() int {
-		n := 0
-		for p.pos < len(p.buf) && p.buf[p.pos] >= '0' && p.buf[p.pos] <= '9' {
-			p.pos++
-			n++
-		}
-		return n
-	}
-	if p.pos < len(p.buf) && p.buf[p.pos] == '-' {
-		p.pos++
-	}
-	switch {
-	case p.pos < len(p.buf) && p.buf[p.pos] == '0':
-		p.pos++
-	case digits() == 0:
-		return p.fail("%s in a number", p.describe())
-	}
-	if p.pos < len(p.buf) && p.buf[p.pos] == '.' {
-		p.pos++
-		if digits() == 0 {
-			return p.fail("%s in a number's fraction", p.describe())
-		}
-	}
-	if p.pos < len(p.buf) && (p.buf[p.pos] == 'e' || p.buf[p.pos] == 'E') {
-		p.pos++
-		if p.pos < len(p.buf) && (p.buf[p.pos] == '+' || p.buf[p.pos] == '-') {
-			p.pos++
-		}
-		if digits() == 0 {
-			return p.fail("%s in a number's exponent", p.describe())
-		}
-	}
-	return nil
-}
-
-// skipValue checks and skips any JSON value; depth is the nesting of the
-// containers around it (encoding/json refuses more than maxNesting).
-func (p *logsParser) skipValue(depth int) error {
-	if p.pos >= len(p.buf) {
-		return p.fail("unexpected end of input, want a value")
-	}
-	switch c := p.buf[p.pos]; {
-	case c == '"':
-		return p.skipString()
-	case c == '-' || (c >= '0' && c <= '9'):
-		return p.skipNumber()
-	case c == '{' || c == '[':
-		if depth+1 > maxNesting {
-			return p.fail("nesting deeper than %d", maxNesting)
-		}
-		closer := byte(']')
-		if c == '{' {
-			closer = '}'
-		}
-		p.pos++
-		p.ws()
-		if p.pos < len(p.buf) && p.buf[p.pos] == closer {
-			p.pos++
-			return nil
-		}
-		for {
-			if c == '{' {
-				if err := p.skipString(); err != nil {
-					return err
-				}
-				p.ws()
-				if p.pos >= len(p.buf) || p.buf[p.pos] != ':' {
-					return p.fail("%s after a key, want :", p.describe())
-				}
-				p.pos++
-				p.ws()
-			}
-			if err := p.skipValue(depth + 1); err != nil {
-				return err
-			}
-			p.ws()
-			if p.pos >= len(p.buf) {
-				return p.fail("unexpected end of input, want , or %c", closer)
-			}
-			d := p.buf[p.pos]
-			if d == closer {
-				p.pos++
-				return nil
-			}
-			if d != ',' {
-				return p.fail("%s, want , or %c", p.describe(), closer)
-			}
-			p.pos++
-			p.ws()
-		}
-	case p.literal("true"), p.literal("false"), p.literal("null"):
-		return nil
-	default:
-		return p.fail("%s, want a value", p.describe())
-	}
 }

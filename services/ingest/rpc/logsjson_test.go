@@ -189,8 +189,8 @@ func chainsimLogs(t testing.TB, cfg sim.Config, chainID uint64, span uint64) [][
 func TestParseLogsDifferentialChainsim(t *testing.T) {
 	seed := testsupport.Seed(t)
 	for _, cfg := range []sim.Config{
-		{Seed: seed, Scale: 0.1, Chains: []uint64{137}},
-		{Seed: seed, Scale: 0.1, Chains: []uint64{1}, LogBlockTimestamp: true, DeficitShare: 0.3},
+		{Seed: seed, Scale: 0.1, Chains: []uint64{137}, OmitLogBlockTimestamp: true},
+		{Seed: seed, Scale: 0.1, Chains: []uint64{1}, DeficitShare: 0.3},
 	} {
 		results := chainsimLogs(t, cfg, cfg.Chains[0], 50_000)
 		n := 0

@@ -23,7 +23,8 @@ type request struct {
 	Params []any
 }
 
-// response is one JSON-RPC answer: Result or Err.
+// response is one JSON-RPC answer: Result or Err. Over HTTP, Result is a
+// sub-slice of the answer body (decodeAnswers).
 type response struct {
 	Result json.RawMessage
 	Err    *JSONError
@@ -48,38 +49,10 @@ type httpTransport struct {
 	maxBytes int64
 }
 
-type wireRequest struct {
-	JSONRPC string `json:"jsonrpc"`
-	ID      int    `json:"id"`
-	Method  string `json:"method"`
-	Params  []any  `json:"params"`
-}
-
-type wireResponse struct {
-	JSONRPC string          `json:"jsonrpc"`
-	ID      json.RawMessage `json:"id"`
-	Result  json.RawMessage `json:"result"`
-	Error   *JSONError      `json:"error"`
-}
-
 func (t *httpTransport) close() { t.client.CloseIdleConnections() }
 
 func (t *httpTransport) call(ctx context.Context, reqs []request, batch bool) ([]response, error) {
-	wire := make([]wireRequest, len(reqs))
-	for i, r := range reqs {
-		params := r.Params
-		if params == nil {
-			params = []any{}
-		}
-		wire[i] = wireRequest{JSONRPC: "2.0", ID: i + 1, Method: r.Method, Params: params}
-	}
-	var body []byte
-	var err error
-	if batch {
-		body, err = json.Marshal(wire)
-	} else {
-		body, err = json.Marshal(wire[0])
-	}
+	body, err := appendRequests(make([]byte, 0, requestsSize(reqs)), reqs, batch)
 	if err != nil {
 		return nil, fmt.Errorf("encoding request: %w", err)
 	}
@@ -109,61 +82,6 @@ func (t *httpTransport) call(ctx context.Context, reqs []request, batch bool) ([
 		return nil, err
 	}
 	return decodeAnswers(raw, len(reqs), batch)
-}
-
-// decodeAnswers parses a single answer or a batch answer into n responses
-// ordered by id 1..n.
-func decodeAnswers(raw []byte, n int, batch bool) ([]response, error) {
-	raw = bytes.TrimSpace(raw)
-	var answers []wireResponse
-	if len(raw) > 0 && raw[0] == '[' {
-		if err := json.Unmarshal(raw, &answers); err != nil {
-			return nil, badResponse("decoding batch answer (%d bytes): %v", len(raw), err)
-		}
-		if len(answers) > n {
-			return nil, mismatch(batch, "%d answers to a batch of %d requests", len(answers), n)
-		}
-	} else {
-		var one wireResponse
-		if err := json.Unmarshal(raw, &one); err != nil {
-			return nil, badResponse("decoding answer (%d bytes): %v", len(raw), err)
-		}
-		if batch && one.Error != nil && n > 0 {
-			// Some nodes answer a whole batch with one error object (rate
-			// limits, batch too large).
-			return nil, one.Error
-		}
-		answers = []wireResponse{one}
-	}
-	out := make([]response, n)
-	got := make([]bool, n)
-	for _, a := range answers {
-		id, err := strconv.Atoi(string(a.ID))
-		if err != nil || id < 1 || id > n {
-			if !batch && n == 1 && a.Error != nil {
-				return nil, a.Error // e.g. a parse error answered with id null
-			}
-			return nil, mismatch(batch, "answer with id %s, which was not requested (ids 1..%d)", truncate(string(a.ID), 40), n)
-		}
-		if got[id-1] {
-			return nil, mismatch(batch, "two answers with id %d", id)
-		}
-		got[id-1] = true
-		if a.Error != nil {
-			out[id-1] = response{Err: a.Error}
-			continue
-		}
-		if len(a.Result) == 0 {
-			return nil, badResponse("answer %d has neither result nor error", id)
-		}
-		out[id-1] = response{Result: a.Result}
-	}
-	for i, ok := range got {
-		if !ok {
-			return nil, mismatch(batch, "no answer for request %d of %d", i+1, n)
-		}
-	}
-	return out, nil
 }
 
 // parseRetryAfter reads a Retry-After value: delay seconds or an HTTP-date
