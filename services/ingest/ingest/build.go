@@ -15,6 +15,7 @@ import (
 
 	"github.com/liqstream/liqstream/proto/liqstreamv1"
 	"github.com/liqstream/liqstream/services/ingest/decode"
+	"github.com/liqstream/liqstream/services/ingest/multicall"
 	"github.com/liqstream/liqstream/services/ingest/price"
 	"github.com/liqstream/liqstream/services/ingest/protocol"
 	"github.com/liqstream/liqstream/services/ingest/rpc"
@@ -53,9 +54,13 @@ func newBuildMetrics(meter metric.Meter) (buildMetrics, error) {
 // and data provider) and checks each oracle's base currency at block.
 func (in *Ingester) newPricers(ctx context.Context, cl *rpc.Client, block uint64) (map[common.Address]*price.Pricer, error) {
 	out := make(map[common.Address]*price.Pricer, len(in.r.markets))
+	var caller price.Caller = cl
+	if in.r.multicall3 > 0 {
+		caller = multicall.New(cl, in.r.multicall3, in.r.chain.Slug, in.log)
+	}
 	for _, m := range in.r.markets {
 		pr, err := price.New(price.Config{Chain: in.r.chain.Slug, Oracle: m.Oracle, WETH: wethByChain[in.r.chain.ID],
-			ETHUSDFeed: m.ETHUSDFeed, DataProvider: m.DataProvider}, in.log, cl)
+			ETHUSDFeed: m.ETHUSDFeed, DataProvider: m.DataProvider}, in.log, caller)
 		if err != nil {
 			return nil, fmt.Errorf("market %s: %w", m.Name, err)
 		}
@@ -106,6 +111,13 @@ func (in *Ingester) fetch(ctx context.Context, st stage, c *chunk) {
 		return cmpU(uint64(a.Index), uint64(b.Index))
 	})
 	var ok []decoded
+	// Event blocks need a header for their timestamp and for the check that
+	// the logs are of the chain the chunk's headers are; in a history chunk,
+	// far below the safe block, the logs' own blockTimestamp serves instead.
+	var times map[uint64]uint64
+	if c.history {
+		times = blockTimes(logs)
+	}
 	blocks := []uint64{c.hi}
 	if c.lo != c.hi {
 		blocks = []uint64{c.lo, c.hi} // c.lo's parent hash chains the chunk to the one before
@@ -124,7 +136,7 @@ func (in *Ingester) fetch(ctx context.Context, st stage, c *chunk) {
 			continue
 		}
 		ok = append(ok, d)
-		if blocks[len(blocks)-1] != l.BlockNumber {
+		if _, fromLog := times[l.BlockNumber]; !fromLog && blocks[len(blocks)-1] != l.BlockNumber {
 			blocks = append(blocks, l.BlockNumber)
 		}
 		w := work[l.Address]
@@ -156,6 +168,20 @@ func (in *Ingester) fetch(ctx context.Context, st stage, c *chunk) {
 	for _, h := range hdrs {
 		headerOf[h.Number] = h
 	}
+	if late := outsideTimes(times, headerOf[c.lo].Time, headerOf[c.hi].Time, headerOf); len(late) > 0 {
+		// A log's blockTimestamp outside the chunk's own header times is a
+		// broken answer: those blocks read their headers after all.
+		in.log.Warn("logs carry block timestamps outside their chunk's; reading those blocks' headers",
+			"chain", in.r.chain.Slug, "from", c.lo, "to", c.hi, "blocks", len(late))
+		more, err := st.rpc.HeadersBatch(ctx, late)
+		if err != nil {
+			c.err = err
+			return
+		}
+		for _, h := range more {
+			headerOf[h.Number] = h
+		}
+	}
 	c.hiHash = headerOf[c.hi].Hash
 	c.loParent = headerOf[c.lo].ParentHash
 	if len(ok) == 0 {
@@ -173,7 +199,10 @@ func (in *Ingester) fetch(ctx context.Context, st stage, c *chunk) {
 	observed := timestamppb.New(in.now())
 	for i := range ok {
 		d := &ok[i]
-		h := headerOf[d.log.BlockNumber]
+		h, fetched := headerOf[d.log.BlockNumber]
+		if !fetched {
+			h = rpc.Header{Number: d.log.BlockNumber, Hash: d.log.BlockHash, Time: times[d.log.BlockNumber]}
+		}
 		if h.Hash != d.log.BlockHash {
 			c.err = fmt.Errorf("block %d on %s: log block hash %s != header hash %s (reorg below the confirmation depth; raise confirmations)",
 				d.log.BlockNumber, in.r.chain.Slug, d.log.BlockHash, h.Hash)
@@ -205,6 +234,53 @@ func (in *Ingester) fetch(ctx context.Context, st stage, c *chunk) {
 		rv, hasReserve := w.reserves[d.log.BlockNumber][d.Liquidation.Collateral]
 		c.events = append(c.events, in.event(d, h, w.toks[d.Liquidation.Collateral], w.toks[d.Liquidation.Debt], q, rv, hasReserve, observed))
 	}
+}
+
+// historyMarginMin is the least distance, in blocks, between a history
+// chunk's last block and the safe block (historyMargin).
+const historyMarginMin = 128
+
+// historyMargin is how far below the safe block a chunk must end to be a
+// history chunk: twice the confirmations, at least historyMarginMin. Follow
+// mode's chunks end at the safe block, so they always read headers.
+func (in *Ingester) historyMargin() uint64 {
+	return max(2*in.r.confirmations, historyMarginMin)
+}
+
+// blockTimes returns the timestamp of each block whose logs all carry the
+// same non-zero blockTimestamp (current geth, reth and erigon put it in
+// every eth_getLogs log object). A block with a log without it, or with
+// logs that disagree, is left out: its header is read instead.
+func blockTimes(logs []types.Log) map[uint64]uint64 {
+	times := make(map[uint64]uint64, len(logs))
+	bad := map[uint64]bool{}
+	for i := range logs {
+		l := &logs[i]
+		if bad[l.BlockNumber] {
+			continue
+		}
+		t, seen := times[l.BlockNumber]
+		if l.BlockTimestamp == 0 || (seen && t != l.BlockTimestamp) {
+			bad[l.BlockNumber] = true
+			delete(times, l.BlockNumber)
+			continue
+		}
+		times[l.BlockNumber] = l.BlockTimestamp
+	}
+	return times
+}
+
+// outsideTimes returns the blocks, without a fetched header, whose log
+// timestamp lies outside [loTime, hiTime], in ascending order.
+func outsideTimes(times map[uint64]uint64, loTime, hiTime uint64, fetched map[uint64]rpc.Header) []uint64 {
+	var out []uint64
+	for b, t := range times {
+		if _, ok := fetched[b]; !ok && (t < loTime || t > hiTime) {
+			out = append(out, b)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // lookups reads one market's token metadata for a chunk in one batch (the

@@ -60,6 +60,13 @@ type Config struct {
 	// LogRange is the block span of one eth_getLogs request; 0 (default)
 	// takes the chain's MaxLogRange from lib/chains.
 	LogRange uint64 `yaml:"log_range"`
+	// Multicall3Block is the first block at which a block's eth_calls (prices,
+	// reserve configuration) are sent as one Multicall3 aggregate3 call
+	// (package multicall). -1 (default) takes the chain's Multicall3
+	// deployment block from lib/chains; 0 turns Multicall3 off (every call
+	// sent alone, still in one JSON-RPC batch), as does a chain without a
+	// known deployment.
+	Multicall3Block int64 `yaml:"multicall3_block"`
 	// Concurrency is how many ranges are fetched in parallel (default 4).
 	Concurrency int `yaml:"concurrency"`
 	// ProgressInterval is how often progress is logged (default 5s).
@@ -96,6 +103,7 @@ type MarketConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		Confirmations:    -1,
+		Multicall3Block:  -1,
 		PollInterval:     250 * time.Millisecond,
 		Concurrency:      4,
 		ProgressInterval: 5 * time.Second,
@@ -154,6 +162,9 @@ func (c Config) Validate() error {
 	}
 	if c.Confirmations < -1 {
 		return errf("confirmations: %d is negative (use -1 for the chain default)", c.Confirmations)
+	}
+	if c.Multicall3Block < -1 {
+		return errf("multicall3_block: %d is negative (use -1 for the chain's Multicall3 deployment block, 0 for off)", c.Multicall3Block)
 	}
 	if c.PollInterval <= 0 {
 		return errf("poll_interval: must be positive, got %s", c.PollInterval)
@@ -234,8 +245,10 @@ type resolved struct {
 	pool, oracle  common.Address
 	confirmations uint64
 	logRange      uint64
-	from, to      bound
-	hasTo         bool
+	// multicall3 is the first block of Multicall3 batching, 0 for off.
+	multicall3 uint64
+	from, to   bound
+	hasTo      bool
 	// markets are the ingested markets; market, pool and oracle above are
 	// the first of them.
 	markets []protocol.Market
@@ -268,7 +281,7 @@ func (c Config) resolve() (resolved, error) {
 		return resolved{}, errf("market.oracle: the registry has no oracle for %s; set it", m.Name)
 	}
 	r := resolved{chain: ch, market: m, pool: common.HexToAddress(m.Pool), oracle: common.HexToAddress(m.Oracle),
-		confirmations: ch.Confirmations, logRange: ch.MaxLogRange}
+		confirmations: ch.Confirmations, logRange: ch.MaxLogRange, multicall3: ch.Multicall3Block}
 	var err error
 	if r.markets, r.set, err = c.resolveMarkets(reg, m); err != nil {
 		return resolved{}, err
@@ -282,6 +295,9 @@ func (c Config) resolve() (resolved, error) {
 	}
 	if c.LogRange > 0 {
 		r.logRange = c.LogRange
+	}
+	if c.Multicall3Block >= 0 {
+		r.multicall3 = uint64(c.Multicall3Block)
 	}
 	if r.logRange == 0 {
 		r.logRange = 2000

@@ -42,6 +42,7 @@ func TestConfigValidate(t *testing.T) {
 		{"reversed dates", func(c *Config) { c.From, c.To = "2026-02-01", "2026-01-01" }, "to"},
 		{"follow with to", func(c *Config) { c.Follow = true }, "follow"},
 		{"negative confirmations", func(c *Config) { c.Confirmations = -2 }, "confirmations"},
+		{"negative multicall3_block", func(c *Config) { c.Multicall3Block = -2 }, "multicall3_block"},
 		{"zero poll", func(c *Config) { c.PollInterval = 0 }, "poll_interval"},
 		{"zero concurrency", func(c *Config) { c.Concurrency = 0 }, "concurrency"},
 		{"no brokers", func(c *Config) { c.Kafka.Brokers = nil }, "kafka.brokers"},

@@ -19,6 +19,17 @@
 // records of a group that was not committed are aborted. A cancel lets the
 // group being published commit before Run returns.
 //
+// Round trips: a range needs its logs, the headers of its first and last
+// blocks (they chain ranges and checkpoints), a timestamp per event block and
+// the prices and reserve configurations at each event block. A range ending
+// at least max(2 × confirmations, 128) blocks below the safe head is a
+// history range: its event blocks take their timestamps from the logs'
+// blockTimestamp when every log of the block carries the same one within the
+// range's header times (blockTimes in build.go); other blocks, and every
+// block of a range near the safe head, read their headers. A block's
+// eth_calls go out as one Multicall3 aggregate3 from multicall3_block on
+// (package multicall).
+//
 // Safe head: without `to`, the backfill ends at the safe head, and Follow
 // keeps polling it every poll_interval. The safe head is
 // head − confirmations, lowered to the node's "finalized" block when the

@@ -343,7 +343,11 @@ func (in *Ingester) logProgress(ctx context.Context) func() {
 // chunk is one eth_getLogs range [lo, hi] after decoding and pricing.
 type chunk struct {
 	lo, hi uint64
-	hiHash common.Hash
+	// history is set for a chunk at least historyMargin blocks below the
+	// safe block: its event blocks take their timestamps from the logs'
+	// blockTimestamp when the node serves it (build.go, blockTimes).
+	history bool
+	hiHash  common.Hash
 	// loParent is the parent hash of block lo: the previous chunk's hiHash,
 	// or the checkpoint's hash, unless the chain reorganised.
 	loParent common.Hash
@@ -373,25 +377,54 @@ func brokenLink(chunks []*chunk) int {
 	return 0
 }
 
-// ingestRange publishes [next, end) and returns the new next block.
+// group is up to Concurrency chunks from block from, fetched in parallel.
+type group struct {
+	from   uint64
+	chunks []*chunk
+	wg     sync.WaitGroup
+}
+
+// fetchGroup starts fetching the group of chunks that begins at next.
+// Chunks follow the client's current eth_getLogs span, which shrinks to a
+// provider's limit and grows back (package rpc), so one chunk is one
+// request when the span is stable.
+func (in *Ingester) fetchGroup(ctx context.Context, st stage, next, end uint64) *group {
+	g := &group{from: next}
+	span := min(in.r.logRange, max(st.rpc.LogSpan(), 1))
+	for lo := next; lo < end && len(g.chunks) < in.cfg.Concurrency; {
+		hi := min(lo+span-1, end-1)
+		g.chunks = append(g.chunks, &chunk{lo: lo, hi: hi, history: in.polled && hi+in.historyMargin() <= in.polledSafe})
+		lo = hi + 1
+	}
+	for _, c := range g.chunks {
+		g.wg.Go(func() { in.fetch(ctx, st, c) })
+	}
+	return g
+}
+
+// ingestRange publishes [next, end) and returns the new next block. While
+// one group is published, the next one is already being fetched: nothing of
+// it is used before the published group's checks passed and its
+// transaction committed, and it is fetched again when anything changed
+// (a reorg, a broken link).
 func (in *Ingester) ingestRange(ctx context.Context, st stage, next, end uint64) (uint64, error) {
+	var ahead *group
+	defer func() {
+		if ahead != nil {
+			ahead.wg.Wait() // no fetch outlives the call
+		}
+	}()
 	for next < end {
-		// One group: up to Concurrency chunks fetched in parallel.
-		var chunks []*chunk
-		// Chunks follow the client's current eth_getLogs span, which shrinks
-		// to a provider's limit and grows back (package rpc), so one chunk is
-		// one request when the span is stable.
-		span := min(in.r.logRange, max(st.rpc.LogSpan(), 1))
-		for lo := next; lo < end && len(chunks) < in.cfg.Concurrency; {
-			hi := min(lo+span-1, end-1)
-			chunks = append(chunks, &chunk{lo: lo, hi: hi})
-			lo = hi + 1
+		g := ahead
+		ahead = nil
+		if g == nil || g.from != next {
+			if g != nil {
+				g.wg.Wait()
+			}
+			g = in.fetchGroup(ctx, st, next, end)
 		}
-		var wg sync.WaitGroup
-		for _, c := range chunks {
-			wg.Go(func() { in.fetch(ctx, st, c) })
-		}
-		wg.Wait()
+		g.wg.Wait()
+		chunks := g.chunks
 		for _, c := range chunks {
 			if c.err != nil {
 				return next, c.err
@@ -411,6 +444,9 @@ func (in *Ingester) ingestRange(ctx context.Context, st stage, next, end uint64)
 			continue
 		}
 		last := chunks[len(chunks)-1]
+		if last.hi+1 < end {
+			ahead = in.fetchGroup(ctx, st, last.hi+1, end)
+		}
 		// An event id published before (a reorg moved its transaction above
 		// the checkpoint) gets the next revision.
 		for _, c := range chunks {

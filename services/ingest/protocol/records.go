@@ -1,11 +1,10 @@
 package protocol
 
 import (
+	"encoding/hex"
 	"strconv"
-	"strings"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/liqstream/liqstream/proto/liqstreamv1"
@@ -22,7 +21,17 @@ func EventID(chainID uint64, tx common.Hash, logIndex uint) string {
 	return strconv.FormatUint(chainID, 10) + ":" + hexAddr(tx.Bytes()) + ":" + strconv.FormatUint(uint64(logIndex), 10)
 }
 
-func hexAddr(b []byte) string { return strings.ToLower(hexutil.Encode(b)) }
+// hexAddr is hexutil.Encode (lowercase, "0x"-prefixed) in one allocation:
+// it runs for every address, hash, topic and data of every record.
+func hexAddr(b []byte) string {
+	var stack [2 + 2*128]byte
+	buf := stack[:0]
+	if n := 2 + 2*len(b); n > len(stack) {
+		buf = make([]byte, 0, n)
+	}
+	buf = append(buf, "0x"...)
+	return string(hex.AppendEncode(buf, b))
+}
 
 func lowerHex(a common.Address) string { return hexAddr(a.Bytes()) }
 

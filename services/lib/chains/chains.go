@@ -33,6 +33,10 @@ type Chain struct {
 	Confirmations uint64
 	// MaxLogRange is the default largest eth_getLogs block range to request.
 	MaxLogRange uint64
+	// Multicall3Block is the block Multicall3 was deployed at on this chain
+	// (at its canonical address 0xcA11bde05977b3631167028862bE2a173976CA11),
+	// 0 when unknown: ingest then sends its eth_calls one by one.
+	Multicall3Block uint64
 }
 
 // Market is one lending market: a pool contract on one chain.
@@ -63,12 +67,15 @@ type Registry struct {
 
 // defaults per chain: confirmation depth and getLogs range. Public indexers
 // disagree on safe depths; these follow the upper end of common practice.
-var defaults = map[string]struct{ conf, logRange uint64 }{
-	"ethereum":  {64, 5_000},
-	"polygon":   {200, 5_000},
-	"avalanche": {12, 5_000},
-	"arbitrum":  {24, 50_000},
-	"base":      {24, 10_000},
+//
+// multicall3 is Multicall3's deployment block, as viem's chain definitions
+// give it (contracts.multicall3.blockCreated in src/chains/definitions).
+var defaults = map[string]struct{ conf, logRange, multicall3 uint64 }{
+	"ethereum":  {64, 5_000, 14_353_601},
+	"polygon":   {200, 5_000, 25_770_160},
+	"avalanche": {12, 5_000, 11_907_934},
+	"arbitrum":  {24, 50_000, 7_654_707},
+	"base":      {24, 10_000, 5_022},
 }
 
 // Default returns the registry built from the embedded data files.
@@ -114,7 +121,7 @@ func parse(chainsData, marketsData []byte) (*Registry, error) {
 			ch.ApproxBlockTime = *c.BlockTime
 		}
 		if d, ok := defaults[c.Slug]; ok {
-			ch.Confirmations, ch.MaxLogRange = d.conf, d.logRange
+			ch.Confirmations, ch.MaxLogRange, ch.Multicall3Block = d.conf, d.logRange, d.multicall3
 		}
 		r.chains = append(r.chains, ch)
 		r.bySlug[ch.Slug] = ch
