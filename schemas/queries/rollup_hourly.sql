@@ -1,4 +1,4 @@
--- Second half of an hourly recomputation (see rollup_hourly_clear.sql): every
+-- Data half of an hourly recomputation (run before rollup_hourly_clear.sql): every
 -- hour of the touched (chain_id, day) buckets that has rows in the
 -- deduplicated raw tables (liquidations FINAL and bad_debt FINAL, as in
 -- rollup_daily.sql), at version @version + 1.

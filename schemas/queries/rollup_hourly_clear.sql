@@ -1,9 +1,12 @@
--- First half of an hourly recomputation: writes an empty row, at version
--- @version, for every hour that already has a row in the touched (chain_id,
--- day) buckets. The second half (rollup_hourly.sql) writes the hours that have
--- events at @version + 1, so an hour whose events all moved away (an event
--- re-included in another hour of the same day) reads as empty instead of
--- keeping a stale row.
+-- Clear half of an hourly recomputation, run after the data half
+-- (rollup_hourly.sql, which writes the hours that have events at @version + 1):
+-- writes an empty row, at version @version, for every hour of the touched
+-- (chain_id, day) buckets that has a row but none at a version above
+-- @version, i.e. an hour the data half did not rewrite because its events all
+-- moved away (an event re-included in another hour of the same day). It reads
+-- as empty instead of keeping a stale row. Hours the data half rewrote get no
+-- row (an empty row at @version would lose to theirs anyway), so a
+-- recomputation writes each key once.
 -- Parameters: as in rollup_daily.sql (@chain_ids, @days, @chain_set,
 -- @day_set, @version).
 -- Output: empty rows inserted into liquidations_hourly.
@@ -35,3 +38,4 @@ WHERE chain_id IN @chain_set
       SELECT chain_id, day FROM system.one
       ARRAY JOIN CAST(@chain_ids AS Array(UInt64)) AS chain_id, CAST(@days AS Array(Date)) AS day)
 GROUP BY chain_id, hour
+HAVING max(version) <= toUInt64(@version)

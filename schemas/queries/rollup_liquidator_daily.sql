@@ -1,4 +1,4 @@
--- Second half of a liquidator rollup recomputation (see
+-- Data half of a liquidator rollup recomputation (run before
 -- rollup_liquidator_daily_clear.sql): one row per (chain_id, day, liquidator)
 -- of the touched (chain_id, day) buckets that has rows in liquidations FINAL,
 -- at version @version + 1. Grouped by keys only (never by a Decimal).

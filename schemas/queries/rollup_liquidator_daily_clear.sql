@@ -1,8 +1,9 @@
--- First half of a liquidator rollup recomputation: an empty row at version
--- @version for every liquidator that already has a row in the touched
--- (chain_id, day) buckets, so a liquidator whose events all moved away reads
--- as empty; the second half (rollup_liquidator_daily.sql) writes the
--- liquidators that have events at @version + 1.
+-- Clear half of a liquidator rollup recomputation, run after the data half
+-- (rollup_liquidator_daily.sql, which writes the liquidators that have events
+-- at @version + 1): an empty row at version @version for every liquidator of
+-- the touched (chain_id, day) buckets that has a row but none at a version
+-- above @version, i.e. a liquidator whose events all moved away, so it reads
+-- as empty. Liquidators the data half rewrote get no row.
 -- Parameters: as in rollup_daily.sql (@chain_ids, @days, @chain_set,
 -- @day_set, @version).
 -- Output: empty rows inserted into liquidations_liquidator_daily.
@@ -32,3 +33,4 @@ WHERE chain_id IN @chain_set
       SELECT chain_id, day FROM system.one
       ARRAY JOIN CAST(@chain_ids AS Array(UInt64)) AS chain_id, CAST(@days AS Array(Date)) AS day)
 GROUP BY chain_id, day, liquidator
+HAVING max(version) <= toUInt64(@version)

@@ -1,4 +1,4 @@
--- Second half of a pair rollup recomputation (see rollup_pair_daily_clear.sql):
+-- Data half of a pair rollup recomputation (before rollup_pair_daily_clear.sql):
 -- one row per (chain_id, day, collateral_token, debt_token) of the touched
 -- (chain_id, day) buckets that has rows in liquidations FINAL, at version
 -- @version + 1. Grouped by keys only (never by a Decimal).

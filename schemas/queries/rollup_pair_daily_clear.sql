@@ -1,9 +1,10 @@
--- First half of a pair rollup recomputation: an empty row at version
--- @version for every (collateral_token, debt_token) pair that already has a
--- row in the touched (chain_id, day) buckets, so a pair whose events all
--- moved away (a revision that changed an asset) reads as empty; the second
--- half (rollup_pair_daily.sql) writes the pairs that have events at
--- @version + 1.
+-- Clear half of a pair rollup recomputation, run after the data half
+-- (rollup_pair_daily.sql, which writes the pairs that have events at
+-- @version + 1): an empty row at version @version for every
+-- (collateral_token, debt_token) pair of the touched (chain_id, day) buckets
+-- that has a row but none at a version above @version, i.e. a pair whose
+-- events all moved away (a revision that changed an asset), so it reads as
+-- empty. Pairs the data half rewrote get no row.
 -- Parameters: as in rollup_daily.sql (@chain_ids, @days, @chain_set,
 -- @day_set, @version).
 -- Output: empty rows inserted into liquidations_pair_daily.
@@ -38,3 +39,4 @@ WHERE chain_id IN @chain_set
       SELECT chain_id, day FROM system.one
       ARRAY JOIN CAST(@chain_ids AS Array(UInt64)) AS chain_id, CAST(@days AS Array(Date)) AS day)
 GROUP BY chain_id, day, collateral_token, debt_token
+HAVING max(version) <= toUInt64(@version)

@@ -44,7 +44,8 @@ type KafkaConfig struct {
 type BatchConfig struct {
 	// MaxRecords closes a batch (one INSERT) at this many records (default
 	// 20000: ClickHouse inserts big blocks faster, and the consumer's memory
-	// grows with the decoded rows it holds, about 10 KiB each at peak).
+	// grows with the decoded rows it holds, up to two batches: one being
+	// written while the next is decoded).
 	MaxRecords int `yaml:"max_records"`
 	// MaxWait closes a batch this long after its first record (default 250ms).
 	MaxWait time.Duration `yaml:"max_wait"`

@@ -13,7 +13,9 @@ import (
 	"github.com/liqstream/liqstream/services/aggregator/store"
 	"github.com/liqstream/liqstream/services/lib/kafkaconn"
 	"github.com/liqstream/liqstream/services/lib/topics"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/protobuf/proto"
@@ -182,11 +184,34 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 	var (
 		p    pending
 		w    window
+		fl   *inflight             // the window being settled, nil when none
+		ins  = &inserting{}        // the batch being written (a finished zero value when none)
 		span = c.cfg.Batch.MaxWait // how long a window stays open; see settleSpan
 	)
+	defer func() {
+		// An error return leaves an insert or a settle running: stop them
+		// (their window stays uncommitted and is re-read).
+		_ = ins.wait(nil)
+		if fl != nil {
+			fl.cancel()
+			<-fl.done
+		}
+	}()
 	for {
 		pollCtx, cancel := ctx, context.CancelFunc(func() {})
-		if !w.start.IsZero() {
+		switch {
+		case fl != nil:
+			// No window can settle before the one in flight is done:
+			// wait for records or for it, however long it takes.
+			pollCtx, cancel = context.WithCancel(ctx)
+			go func(done <-chan struct{}, pollCtx context.Context, cancel context.CancelFunc) {
+				select {
+				case <-done:
+					cancel()
+				case <-pollCtx.Done():
+				}
+			}(fl.done, pollCtx, cancel)
+		case !w.start.IsZero():
 			// Until MaxWait the window waits for records; after it, a poll
 			// that finds nothing within caughtUpWait means the backlog is
 			// drained and the window settles without waiting for its span.
@@ -201,7 +226,6 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 		}
 		fetches := c.cl.PollRecords(pollCtx, c.cfg.Batch.MaxRecords-p.n)
 		cancel()
-		caughtUp := fetches.NumRecords() == 0
 		if fetches.IsClientClosed() {
 			return nil
 		}
@@ -219,29 +243,44 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 			c.addTraced(&p, r)
 		})
 		if ctx.Err() != nil {
-			return c.shutdown(&p, &w)
+			return c.shutdown(&p, &w, ins, fl)
 		}
-		age := time.Since(w.start)
-		due := !w.start.IsZero() && (age >= span || (caughtUp && age >= c.cfg.Batch.MaxWait))
-		if p.n > 0 && (p.n >= c.cfg.Batch.MaxRecords || due) {
-			if err := c.insert(ctx, &p, &w); err != nil {
-				if ctx.Err() != nil {
-					return c.shutdown(&p, &w)
-				}
-				return err
-			}
-		}
-		if due {
-			took, err := c.settle(ctx, &w)
+		// An empty poll means the backlog is drained, unless it was cut
+		// short by the settle in flight finishing.
+		caughtUp := fetches.NumRecords() == 0 && fl == nil
+		if fl != nil && fl.finished() {
+			took, err := c.finish(ctx, fl)
+			fl = nil
 			if err != nil {
 				if ctx.Err() != nil {
-					return c.shutdown(&p, &w)
+					return c.shutdown(&p, &w, ins, nil)
 				}
 				return err
 			}
 			span = c.settleSpan(took)
 		}
-		if w.start.IsZero() {
+		age := time.Since(w.start)
+		due := fl == nil && !w.start.IsZero() && (age >= span || (caughtUp && age >= c.cfg.Batch.MaxWait))
+		if p.n > 0 && (p.n >= c.cfg.Batch.MaxRecords || due) {
+			// One batch is written while the next is polled and decoded.
+			if err := ins.wait(&p); err != nil {
+				if ctx.Err() != nil {
+					return c.shutdown(&p, &w, ins, fl)
+				}
+				return err
+			}
+			ins = c.startInsert(ctx, &p, &w)
+		}
+		if due {
+			if err := ins.wait(&p); err != nil {
+				if ctx.Err() != nil {
+					return c.shutdown(&p, &w, ins, fl)
+				}
+				return err
+			}
+			fl = c.startSettle(ctx, &w)
+		}
+		if w.start.IsZero() && fl == nil {
 			c.cl.AllowRebalance()
 		}
 	}
@@ -250,9 +289,9 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 // settleSpan returns how long the next window stays open, given how long
 // the last settle took. With little traffic that is Batch.MaxWait; when
 // recomputing the rollups takes long (a big table under backlog) the window
-// grows to settleCostFactor times that, up to maxSettleSpan, so the consumer
-// spends most of its time inserting rather than recomputing the same
-// buckets after every batch.
+// grows to settleCostFactor times that, up to maxSettleSpan, so the rollups
+// are not recomputed over and over for the same buckets while a backlog is
+// inserted.
 func (c *Consumer) settleSpan(lastSettle time.Duration) time.Duration {
 	return max(c.cfg.Batch.MaxWait, min(settleCostFactor*lastSettle, maxSettleSpan))
 }
@@ -266,19 +305,38 @@ const (
 	caughtUpWait     = 50 * time.Millisecond
 )
 
-// shutdown inserts the open batch and settles and commits the window
+// shutdown waits for the insert in flight (a failed batch goes back into
+// p) and for the settle in flight (fl, may be nil) and commits it, then
+// inserts the open batch and settles and commits the open window, all
 // within ShutdownTimeout.
-func (c *Consumer) shutdown(p *pending, w *window) error {
+func (c *Consumer) shutdown(p *pending, w *window, ins *inserting, fl *inflight) error {
+	_ = ins.wait(p)
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Batch.ShutdownTimeout)
+	defer cancel()
+	const lost = "flushing the last batch on shutdown (its records stay uncommitted and will be re-read)"
+	// The settles are detached from ctx: cancel them when it ends.
+	wait := func(fl *inflight) error {
+		select {
+		case <-fl.done:
+		case <-ctx.Done():
+			fl.cancel()
+		}
+		_, err := c.finish(ctx, fl)
+		return err
+	}
+	if fl != nil {
+		if err := wait(fl); err != nil {
+			return fmt.Errorf("%s: %w", lost, err)
+		}
+	}
 	if p.n == 0 && w.start.IsZero() {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.Batch.ShutdownTimeout)
-	defer cancel()
 	if err := c.insert(ctx, p, w); err != nil {
-		return fmt.Errorf("flushing the last batch on shutdown (its records stay uncommitted and will be re-read): %w", err)
+		return fmt.Errorf("%s: %w", lost, err)
 	}
-	if _, err := c.settle(ctx, w); err != nil {
-		return fmt.Errorf("flushing the last batch on shutdown (its records stay uncommitted and will be re-read): %w", err)
+	if err := wait(c.startSettle(ctx, w)); err != nil {
+		return fmt.Errorf("%s: %w", lost, err)
 	}
 	return nil
 }
@@ -343,6 +401,62 @@ func dlqRecord(topic string, r *kgo.Record, reason, detail string) *kgo.Record {
 	return &kgo.Record{Topic: topic, Key: r.Key, Value: r.Value, Headers: hs}
 }
 
+// inserting is a batch being written in the background while the next one
+// is polled and decoded. Its zero value is a finished, successful insert.
+type inserting struct {
+	done   chan struct{} // closed when the insert returned; nil for the zero value
+	err    error
+	rows   []store.Row // the batch's row slice, emptied, for reuse
+	failed *pending    // the batch, when the insert failed
+}
+
+// startInsert moves the open batch p into a background insert (see insert)
+// and leaves p empty. The caller must wait for the insert before starting
+// another one or settling w: inserts run one at a time, in order, so a
+// batch's tombstone lookup sees every batch before it.
+func (c *Consumer) startInsert(ctx context.Context, p *pending, w *window) *inserting {
+	b := *p
+	*p = pending{}
+	in := &inserting{done: make(chan struct{})}
+	go func() {
+		defer close(in.done)
+		if in.err = c.insert(ctx, &b, w); in.err == nil {
+			in.rows = b.rows
+		} else {
+			in.failed = &b
+		}
+	}()
+	return in
+}
+
+// wait waits for the insert and returns its error. A failed batch goes
+// back in front of the open batch p (so that every record polled and not
+// committed stays in the window: shutdown writes it, an error return leaves
+// it uncommitted); otherwise an empty p gets the finished batch's row slice
+// to fill. p may be nil.
+func (in *inserting) wait(p *pending) error {
+	if in.done == nil {
+		return nil
+	}
+	<-in.done
+	if p == nil {
+		return in.err
+	}
+	if f := in.failed; f != nil {
+		in.failed = nil
+		f.rows = append(f.rows, p.rows...)
+		f.deficits = append(f.deficits, p.deficits...)
+		f.poison = append(f.poison, p.poison...)
+		f.n += p.n
+		f.links.rows.merge(p.links.rows)
+		f.links.deficits.merge(p.links.deficits)
+		*p = *f
+	} else if p.n == 0 && p.rows == nil {
+		p.rows, in.rows = in.rows, nil
+	}
+	return in.err
+}
+
 // insert dead-letters the open batch's poison records and inserts its rows
 // into ClickHouse, each retried while retryable and ctx lasts; the rows'
 // rollup buckets join the window. On success p is reset. Nothing is
@@ -387,26 +501,67 @@ func (c *Consumer) insert(ctx context.Context, p *pending, w *window) error {
 	return nil
 }
 
-// settle recomputes the rollups of every batch inserted in the window and
-// then commits the window's offsets: only then, since the rows and the
-// rollups are in ClickHouse. The open batch must be inserted first (every
-// record polled so far is in the window, so the uncommitted offsets are
-// exactly the window's). It returns how long the recomputation took.
-func (c *Consumer) settle(ctx context.Context, w *window) (time.Duration, error) {
+// inflight is a window whose rollups are being recomputed while the
+// consumer inserts the next one.
+type inflight struct {
+	w       window
+	offsets map[string]map[int32]kgo.EpochOffset // the window's end, to commit
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when the settle returned
+	took    time.Duration
+	buckets int
+	err     error
+}
+
+func (f *inflight) finished() bool {
+	select {
+	case <-f.done:
+		return true
+	default:
+	}
+	return false
+}
+
+// startSettle closes the window w (its open batch must be inserted: every
+// record polled so far is in it, so the uncommitted offsets are exactly the
+// window's) and recomputes its rollups in the background. The consumer
+// keeps polling and inserting the next window meanwhile; finish commits the
+// window's offsets once the settle returned. The settle is not cancelled by
+// ctx, only by the inflight's cancel (shutdown bounds it).
+func (c *Consumer) startSettle(ctx context.Context, w *window) *inflight {
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	f := &inflight{w: *w, offsets: c.cl.UncommittedOffsets(), cancel: cancel, done: make(chan struct{}), buckets: w.u.Buckets()}
+	*w = window{}
+	go func() {
+		defer close(f.done)
+		defer cancel()
+		if f.w.start.IsZero() {
+			return
+		}
+		began := time.Now()
+		f.err = c.retry(sctx, "recomputing rollups in ClickHouse", func(ctx context.Context) error {
+			return c.store.Settle(ctx, &f.w.u)
+		}, store.IsRetryable)
+		f.took = time.Since(began)
+	}()
+	return f
+}
+
+// finish commits the offsets of a settled window f and counts it; it
+// returns how long the recomputation took, or the settle's error (nothing
+// is committed then). A failed commit is not fatal: the records are re-read
+// later and the store absorbs the replay.
+func (c *Consumer) finish(ctx context.Context, f *inflight) (time.Duration, error) {
+	<-f.done
+	if f.err != nil {
+		return 0, f.err
+	}
+	w := &f.w
 	if w.start.IsZero() {
 		return 0, nil
 	}
-	began := time.Now()
-	if err := c.retry(ctx, "recomputing rollups in ClickHouse", func(ctx context.Context) error {
-		return c.store.Settle(ctx, &w.u)
-	}, store.IsRetryable); err != nil {
-		return 0, err
-	}
-	took := time.Since(began)
-	// A failed commit is not fatal: the records are re-read later and the
-	// store absorbs the replay.
 	committed := false
-	if err := c.cl.CommitUncommittedOffsets(ctx); err != nil {
+	if err := c.commit(ctx, f.offsets); err != nil {
 		c.log.Warn("committing offsets failed; the batch will be re-read and rewritten idempotently", "err", err)
 	} else {
 		committed = true
@@ -421,9 +576,32 @@ func (c *Consumer) settle(ctx context.Context, w *window) (time.Duration, error)
 	}
 	c.mu.Unlock()
 	c.log.Debug("settled window", "records", w.records, "rows", w.rows, "dlq", w.poison, "batches", w.batches,
-		"took", time.Since(w.start), "recompute", took)
-	*w = window{}
-	return took, nil
+		"buckets", f.buckets, "took", time.Since(w.start), "recompute", f.took)
+	return f.took, nil
+}
+
+// commit commits offsets synchronously, returning the request's error or
+// the first partition's.
+func (c *Consumer) commit(ctx context.Context, offsets map[string]map[int32]kgo.EpochOffset) error {
+	if len(offsets) == 0 {
+		return nil
+	}
+	var cerr error
+	c.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			cerr = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					cerr = fmt.Errorf("partition %s/%d: %w", t.Topic, p.Partition, err)
+					return
+				}
+			}
+		}
+	})
+	return cerr
 }
 
 // retry runs op until it succeeds, fails with an error retryable rejects, or

@@ -17,13 +17,23 @@
 //     recomputation took long (a big backlog), the next window stays open
 //     longer, up to 4× that time and at most 30s (below the group's rebalance timeout), so a backlog is inserted in
 //     many batches per recomputation.
+//   - A window settles in the background: its open batch is inserted, its
+//     end offsets are noted, and the consumer goes on polling and
+//     inserting the next window while ClickHouse recomputes the rollups; the
+//     noted offsets are committed once that returns. At most one settle is
+//     in flight: the next window settles after it, however long it took.
+//     A window's offsets are committed only after its rows and the
+//     recomputation that followed them, so a kill at any point re-reads
+//     only uncommitted windows.
 //   - Memory is bounded whatever the backlog: the Kafka client buffers at
-//     most one 16 MiB fetch per broker, and at most Batch.MaxRecords decoded
-//     rows are held.
+//     most one 16 MiB fetch per broker, and at most two batches of decoded
+//     rows are held (one being written while the next is decoded: inserts
+//     run one at a time, in order).
 //   - Records are read with the read_committed isolation level. Rebalances
-//     are blocked while a window is open (kgo.BlockRebalanceOnPoll) and allowed
-//     only once it is settled and committed, so a partition never moves with
-//     uncommitted work and no other member re-reads a written batch.
+//     are blocked while a window is open or settling (kgo.BlockRebalanceOnPoll)
+//     and allowed only once every window is settled and committed, so a
+//     partition never moves with uncommitted work and no other member
+//     re-reads a written batch.
 //   - A poison record (over kafka.max_record_bytes, empty value, a schema
 //     header naming another message, bytes that do not decode as the message
 //     the header names, or an event the store rejects)
@@ -35,6 +45,7 @@
 //     topics.HeaderDLQValueOmitted). Fetches are bounded by Limits.
 //   - Store failures are retried with backoff for as long as they are
 //     retryable; a non-retryable one makes Run return it without committing.
-//   - Run returns when ctx is cancelled, after inserting the open batch and
-//     settling and committing the window within ShutdownTimeout, and closes the Kafka client.
+//   - Run returns when ctx is cancelled, after waiting for the settle in
+//     flight, inserting the open batch and settling and committing the
+//     window, all within ShutdownTimeout, and closes the Kafka client.
 package consume

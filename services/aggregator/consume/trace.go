@@ -53,6 +53,14 @@ func (l *linkSet) add(sc trace.SpanContext, max int) {
 	}
 }
 
+// merge adds o's spans and count (a batch put back in front of the next
+// after a failed insert: each was bounded by add, so the sum holds at most
+// twice the bound).
+func (l *linkSet) merge(o linkSet) {
+	l.total += o.total
+	l.spans = append(l.spans, o.spans...)
+}
+
 // context returns ctx carrying the set for the batch's insert span.
 func (l *linkSet) context(ctx context.Context) context.Context {
 	return store.ContextWithLinks(ctx, l.spans, l.total)
