@@ -2,13 +2,14 @@ package sim
 
 import (
 	"encoding/binary"
-	"encoding/hex"
 	"math/big"
 	"math/rand/v2"
 	"strconv"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/liqstream/liqstream/services/lib/hexenc"
 )
 
 // Topic0 of the Aave V3 Pool events the simulator emits. Only
@@ -140,7 +141,7 @@ func (l *servedLog) render(withTimestamp bool) {
 
 func appendHex(b, data []byte) []byte {
 	b = append(b, "0x"...)
-	return hex.AppendEncode(b, data)
+	return hexenc.AppendEncode(b, data)
 }
 
 func appendQuantity(b []byte, v uint64) []byte {

@@ -75,6 +75,7 @@ func (s *Sim) Handler() http.Handler {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 		_, _ = w.Write(out)
 	})
 }

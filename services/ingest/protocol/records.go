@@ -1,13 +1,13 @@
 package protocol
 
 import (
-	"encoding/hex"
 	"strconv"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/liqstream/liqstream/proto/liqstreamv1"
+	"github.com/liqstream/liqstream/services/lib/hexenc"
 )
 
 // Chain identifies the chain of a record.
@@ -30,7 +30,7 @@ func hexAddr(b []byte) string {
 		buf = make([]byte, 0, n)
 	}
 	buf = append(buf, "0x"...)
-	return string(hex.AppendEncode(buf, b))
+	return string(hexenc.AppendEncode(buf, b))
 }
 
 func lowerHex(a common.Address) string { return hexAddr(a.Bytes()) }

@@ -159,6 +159,15 @@ func readBody(body io.Reader, contentLength, max int64, method string) ([]byte, 
 	if contentLength > max {
 		return nil, &LimitError{Key: KeyMaxResponseBytes, Method: method, Max: max, Got: contentLength}
 	}
+	if contentLength >= 0 {
+		// The usual case (Content-Length sent): one allocation of the
+		// right size instead of ReadAll's growing copies.
+		raw := make([]byte, contentLength)
+		if _, err := io.ReadFull(body, raw); err != nil {
+			return nil, fmt.Errorf("reading response: %w", err)
+		}
+		return raw, nil
+	}
 	raw, err := io.ReadAll(io.LimitReader(body, max+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading response: %w", err)

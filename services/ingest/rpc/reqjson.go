@@ -1,13 +1,14 @@
 package rpc
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+
+	"github.com/liqstream/liqstream/services/lib/hexenc"
 )
 
 // callArgs is eth_call's transaction object. Its fields are in key order so
@@ -185,7 +186,7 @@ func appendQuantity(dst []byte, n uint64) []byte {
 // appendHex appends b as hexutil.Bytes marshals it: "0x…", lower case.
 func appendHex(dst, b []byte) []byte {
 	dst = append(dst, `"0x`...)
-	dst = hex.AppendEncode(dst, b)
+	dst = hexenc.AppendEncode(dst, b)
 	return append(dst, '"')
 }
 

@@ -48,6 +48,9 @@ func Format(e8 *big.Int) string {
 	if e8 == nil {
 		return ""
 	}
+	if e8.IsInt64() { // every price and almost every value: no big.Int copy
+		return formatInt64(e8.Int64())
+	}
 	neg := e8.Sign() < 0
 	s := new(big.Int).Abs(e8).String()
 	if len(s) <= Decimals {
@@ -58,6 +61,35 @@ func Format(e8 *big.Int) string {
 		out = "-" + out
 	}
 	return out
+}
+
+// formatInt64 is Format for a value that fits an int64, in one allocation.
+func formatInt64(v int64) string {
+	var buf [32]byte // sign, 19 digits, point
+	u := uint64(v)
+	if v < 0 {
+		u = -u // two's complement: right for math.MinInt64 too
+	}
+	i := len(buf)
+	for range Decimals {
+		i--
+		buf[i] = byte('0' + u%10)
+		u /= 10
+	}
+	i--
+	buf[i] = '.'
+	for {
+		i--
+		buf[i] = byte('0' + u%10)
+		if u /= 10; u == 0 {
+			break
+		}
+	}
+	if v < 0 {
+		i--
+		buf[i] = '-'
+	}
+	return string(buf[i:])
 }
 
 // Parse reads a decimal string ("12", "12.5", "-0.00000001") into 1e-8 USD.

@@ -33,6 +33,7 @@ import (
 	"github.com/liqstream/liqstream/services/chainsim/faults"
 	"github.com/liqstream/liqstream/services/chainsim/sim"
 	"github.com/liqstream/liqstream/services/ingest/ingest"
+	"github.com/liqstream/liqstream/services/ingest/multicall"
 	"github.com/liqstream/liqstream/services/lib/secret"
 	"github.com/liqstream/liqstream/services/lib/telemetry"
 	"github.com/liqstream/liqstream/services/lib/testsupport"
@@ -494,14 +495,19 @@ func (p *prunedNode) pruned(batch []struct {
 			continue
 		}
 		var call struct {
-			To string `json:"to"`
+			To   string `json:"to"`
+			Data string `json:"data"`
 		}
 		var block string
 		if json.Unmarshal(q.Params[0], &call) != nil || json.Unmarshal(q.Params[1], &block) != nil {
 			continue
 		}
 		n, err := strconv.ParseUint(strings.TrimPrefix(block, "0x"), 16, 64)
-		if err == nil && strings.EqualFold(call.To, p.oracle) && n%2 == 0 {
+		// The oracle is called directly, or inside a Multicall3 aggregate3
+		// whose calldata holds its address.
+		oracle := strings.EqualFold(call.To, p.oracle) ||
+			(strings.EqualFold(call.To, multicall.Address.Hex()) && strings.Contains(strings.ToLower(call.Data), strings.ToLower(strings.TrimPrefix(p.oracle, "0x"))))
+		if err == nil && oracle && n%2 == 0 {
 			return true
 		}
 	}
