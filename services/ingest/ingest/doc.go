@@ -11,7 +11,9 @@
 // following the RPC client's adaptive span (package rpc).
 //
 // Ordering and delivery: up to `concurrency` ranges are fetched, decoded and
-// priced in parallel, but published strictly in block order. Each such group
+// priced in parallel, but published strictly in block order; the next group
+// is fetched while one is published, and used only once that one committed
+// and its own parent-hash checks passed. Each such group
 // (its events, dead letters and the checkpoint at its last block) is one Kafka
 // transaction (see package publish), retried after an abort. A crash, kill or
 // cancel therefore neither loses nor doubles anything for read_committed
