@@ -32,27 +32,39 @@ func providerMix(t testing.TB, f fixture, seed int64, lag uint64, faulty bool) (
 	return urls, named
 }
 
-// methodCounter counts HTTP requests by the (first) JSON-RPC method.
+// methodCounter counts HTTP requests by their (first) JSON-RPC method or,
+// with each set, every call of a batch on its own.
 type methodCounter struct {
 	mu     sync.Mutex
 	counts map[string]int
 	next   http.Handler
+	each   bool
 }
 
 func (m *methodCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	var one struct{ Method string }
 	var many []struct{ Method string }
-	if json.Unmarshal(body, &many) == nil && len(many) > 0 {
-		one = many[0]
-	} else {
+	if json.Unmarshal(body, &many) != nil || len(many) == 0 {
+		var one struct{ Method string }
 		_ = json.Unmarshal(body, &one)
+		many = append(many[:0], one)
+	}
+	if !m.each {
+		many = many[:1]
 	}
 	m.mu.Lock()
-	m.counts[one.Method]++
+	for _, c := range many {
+		m.counts[c.Method]++
+	}
 	m.mu.Unlock()
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	m.next.ServeHTTP(w, r)
+}
+
+func (m *methodCounter) get(method string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.counts[method]
 }
 
 func providerMixCounted(t testing.TB, f fixture, seed int64, lag uint64, faulty bool) ([]secret.URL, map[string]*faults.Injector, *methodCounter) {

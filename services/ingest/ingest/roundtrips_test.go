@@ -1,12 +1,7 @@
 package ingest_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
-	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,37 +10,6 @@ import (
 	"github.com/liqstream/liqstream/services/lib/testsupport"
 	"github.com/liqstream/liqstream/services/lib/topics"
 )
-
-// callCounter counts JSON-RPC calls by method, each element of a batch on
-// its own.
-type callCounter struct {
-	mu     sync.Mutex
-	counts map[string]int
-	next   http.Handler
-}
-
-func (c *callCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	var many []struct{ Method string }
-	if json.Unmarshal(body, &many) != nil {
-		var one struct{ Method string }
-		_ = json.Unmarshal(body, &one)
-		many = append(many, one)
-	}
-	c.mu.Lock()
-	for _, m := range many {
-		c.counts[m.Method]++
-	}
-	c.mu.Unlock()
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	c.next.ServeHTTP(w, r)
-}
-
-func (c *callCounter) get(method string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.counts[method]
-}
 
 // TestRoundTripsPerEventBlock backfills Polygon with and without
 // blockTimestamp in the logs and with and without Multicall3, and checks
@@ -72,7 +36,7 @@ func TestRoundTripsPerEventBlock(t *testing.T) {
 			f := startSim(t, 137, "polygon", 0.05, func(c *sim.Config) {
 				c.Seed, c.OmitLogBlockTimestamp = seed, tc.omitTimestamp
 			})
-			cc := &callCounter{counts: map[string]int{}, next: f.sim.Handler()}
+			cc := &methodCounter{counts: map[string]int{}, next: f.sim.Handler(), each: true}
 			srv := httptest.NewServer(cc)
 			t.Cleanup(srv.Close)
 			cfg := f.config(c.ListenAddrs())
