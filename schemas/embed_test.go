@@ -85,8 +85,8 @@ func TestParseMigrationsRejectsBadNames(t *testing.T) {
 
 func TestQuery(t *testing.T) {
 	names := QueryNames()
-	if len(names) != 16 {
-		t.Errorf("QueryNames() = %v, want 16 queries", names)
+	if len(names) != 17 {
+		t.Errorf("QueryNames() = %v, want 17 queries", names)
 	}
 	for _, name := range names {
 		q, err := Query(name)

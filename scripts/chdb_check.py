@@ -8,10 +8,11 @@ portable to current releases.
 
 It applies every migration in schemas/migrations (the {{database}} placeholder
 replaced), writes a few rows (a liquidation revised and then retracted in
-separate parts, bad debt), runs every rollup recomputation and then every
-query in schemas/queries with its @named parameters replaced by literals (the
-way clickhouse-go binds them), and checks a few results that depend on the
-deduplication being right. Usage: scripts/chdb-check.sh (makes the venv).
+separate parts, bad debt), runs every rollup recomputation (through its
+staging table, {{stage}} replaced) and then every query in schemas/queries
+with its @named parameters replaced by literals (the way clickhouse-go binds
+them), and checks a few results that depend on the deduplication being
+right. Usage: scripts/chdb-check.sh (makes the venv).
 """
 
 import os
@@ -24,6 +25,7 @@ from decimal import Decimal
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEMAS = os.path.join(ROOT, "schemas")
 DB = "liqstream"
+STAGE = "rollup_stage_chdb"
 
 # Literal values for every named parameter the queries use, written the way
 # clickhouse-go binds Go values (time.Time -> toDateTime('...'), []T -> [..],
@@ -45,8 +47,11 @@ PARAMS = {
     "version": "2",
 }
 
-# Rollup recomputations, in the order the aggregator's store runs them.
+# Rollup recomputations, in the order the aggregator's store runs them: the
+# staging table first (created from the raw tables), then every rollup from
+# it.
 ROLLUPS = [
+    "rollup_stage",
     "rollup_daily",
     "rollup_hourly",
     "rollup_hourly_clear",
@@ -115,9 +120,10 @@ def bind(name, sql):
             raise SystemExit(f"FAIL {name}: parameter @{key} has no literal in PARAMS (add one to scripts/chdb_check.py)")
         return PARAMS[key]
 
-    # Comments may mention @names; bind only the code.
+    # Comments may mention @names; bind only the code. The store names each
+    # recomputation's staging table in place of {{stage}}.
     code = "\n".join(l for l in sql.split("\n") if not l.lstrip().startswith("--"))
-    return re.sub(r"@([A-Za-z_][A-Za-z0-9_]*)", sub, code)
+    return re.sub(r"@([A-Za-z_][A-Za-z0-9_]*)", sub, code).replace("{{stage}}", STAGE)
 
 
 def norm(v):
@@ -189,6 +195,8 @@ def main():
         out = run(f"query {name}", sql)
         results[name] = [l.split("\t") for l in out.strip().split("\n") if l]
         print(f"ok  {name}: {len(results[name])} rows")
+        if name == ROLLUPS[-1]:
+            run("drop staging table", f"DROP TABLE {STAGE}")
 
     # Results that only hold when revisions and retractions collapse.
     checks = [

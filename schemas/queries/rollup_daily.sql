@@ -1,16 +1,13 @@
--- Recomputes the daily rollup of the (chain_id, day) buckets given as two
--- parallel arrays @chain_ids and @days, from the deduplicated raw tables
--- liquidations FINAL and bad_debt FINAL (one UNION ALL, told apart by `kind`;
--- no JOIN, and GROUP BY on keys only: ClickHouse 18.16 crashes grouping by a
--- Decimal).
--- Parameters: @chain_ids Array(UInt64), @days Array(Date) (pairs, same
--- length), @chain_set and @day_set (the same values as IN tuples, for the
--- primary key), @version UInt64 (larger than any earlier recomputation).
+-- Data of a daily rollup recomputation: one row per (chain_id, day) bucket
+-- staged in {{stage}} (rollup_stage.sql: the deduplicated rows of the
+-- touched buckets of liquidations FINAL and bad_debt FINAL, told apart by
+-- `kind`), at version @version. GROUP BY on keys only: ClickHouse 18.16
+-- crashes grouping by a Decimal.
+-- Parameters: @version UInt64 (larger than any earlier recomputation).
 -- Output: one row per bucket that has rows in either raw table, inserted
--- into liquidations_daily (columns as in schemas/README.md).
--- Only sort-key columns are filtered before FINAL; status lives in -If
--- combinators so a retracted highest revision is never filtered out before
--- the collapse (and an all-retracted bucket still yields a zero row).
+-- into liquidations_daily (columns as in schemas/README.md). The daily key
+-- is the bucket itself, so it needs no clear half: an all-retracted bucket
+-- still has staged rows and gets a zero row.
 INSERT INTO liquidations_daily
     (chain_id, chain, day, collateral_usd, debt_usd, bonus_usd, protocol_fee_usd, bad_debt_usd,
      events, unpriced_events, retracted_events, bad_debt_events, txs, borrowers, liquidators, version, computed_at)
@@ -32,30 +29,5 @@ SELECT
     uniqExactStateIf(liquidator, kind = 0 AND confirmed),
     toUInt64(@version),
     now()
-FROM
-(
-    SELECT
-        chain_id, chain, block_date AS day, toUInt8(0) AS kind, status = 'CONFIRMED' AS confirmed,
-        collateral_usd, debt_usd, bonus_usd, protocol_fee_usd,
-        isNull(collateral_price_usd) OR isNull(debt_price_usd) AS unpriced,
-        toDecimal128(0, 8) AS bad_debt_usd, tx_hash, borrower, liquidator
-    FROM liquidations FINAL
-    WHERE chain_id IN @chain_set
-      AND block_date IN @day_set
-      AND (chain_id, block_date) IN (
-          SELECT chain_id, day FROM system.one
-          ARRAY JOIN CAST(@chain_ids AS Array(UInt64)) AS chain_id, CAST(@days AS Array(Date)) AS day)
-    UNION ALL
-    SELECT
-        chain_id, chain, block_date, toUInt8(1), status = 'CONFIRMED',
-        toDecimal128(0, 8), toDecimal128(0, 8), CAST(NULL AS Nullable(Decimal(38, 8))), CAST(NULL AS Nullable(Decimal(38, 8))),
-        toUInt8(0),
-        amount_usd, tx_hash, borrower, ''
-    FROM bad_debt FINAL
-    WHERE chain_id IN @chain_set
-      AND block_date IN @day_set
-      AND (chain_id, block_date) IN (
-          SELECT chain_id, day FROM system.one
-          ARRAY JOIN CAST(@chain_ids AS Array(UInt64)) AS chain_id, CAST(@days AS Array(Date)) AS day)
-)
+FROM {{stage}}
 GROUP BY chain_id, day

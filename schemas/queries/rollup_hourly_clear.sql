@@ -7,8 +7,8 @@
 -- as empty instead of keeping a stale row. Hours the data half rewrote get no
 -- row (an empty row at @version would lose to theirs anyway), so a
 -- recomputation writes each key once.
--- Parameters: as in rollup_daily.sql (@chain_ids, @days, @chain_set,
--- @day_set, @version).
+-- Parameters: as in rollup_stage.sql (@chain_ids, @days, @chain_set,
+-- @day_set) and @version (as in rollup_daily.sql).
 -- Output: empty rows inserted into liquidations_hourly.
 INSERT INTO liquidations_hourly
     (chain_id, chain, hour, collateral_usd, debt_usd, bonus_usd, protocol_fee_usd, bad_debt_usd,

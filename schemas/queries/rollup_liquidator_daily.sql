@@ -1,9 +1,8 @@
--- Data half of a liquidator rollup recomputation (run before
+-- Data half of a liquidator rollup recomputation (before
 -- rollup_liquidator_daily_clear.sql): one row per (chain_id, day, liquidator)
--- of the touched (chain_id, day) buckets that has rows in liquidations FINAL,
--- at version @version + 1. Grouped by keys only (never by a Decimal).
--- Parameters: as in rollup_daily.sql (@chain_ids, @days, @chain_set,
--- @day_set, @version).
+-- of the liquidations staged in {{stage}} (rollup_stage.sql, kind = 0), at
+-- version @version + 1. Grouped by keys only (never by a Decimal).
+-- Parameters: @version (as in rollup_daily.sql).
 -- Output: rows inserted into liquidations_liquidator_daily.
 INSERT INTO liquidations_liquidator_daily
     (chain_id, chain, day, liquidator, collateral_usd, debt_usd, bonus_usd, protocol_fee_usd,
@@ -11,23 +10,19 @@ INSERT INTO liquidations_liquidator_daily
 SELECT
     chain_id,
     any(chain),
-    block_date AS day,
+    day,
     liquidator,
-    sumIf(collateral_usd, status = 'CONFIRMED'),
-    sumIf(debt_usd, status = 'CONFIRMED'),
-    sumIf(assumeNotNull(bonus_usd), status = 'CONFIRMED' AND isNotNull(bonus_usd)),
-    sumIf(assumeNotNull(protocol_fee_usd), status = 'CONFIRMED' AND isNotNull(protocol_fee_usd)),
-    countIf(status = 'CONFIRMED'),
-    countIf(status = 'CONFIRMED' AND (isNull(collateral_price_usd) OR isNull(debt_price_usd))),
-    countIf(status = 'RETRACTED'),
-    uniqExactStateIf(tx_hash, status = 'CONFIRMED'),
-    uniqExactStateIf(borrower, status = 'CONFIRMED'),
+    sumIf(collateral_usd, confirmed),
+    sumIf(debt_usd, confirmed),
+    sumIf(assumeNotNull(bonus_usd), confirmed AND isNotNull(bonus_usd)),
+    sumIf(assumeNotNull(protocol_fee_usd), confirmed AND isNotNull(protocol_fee_usd)),
+    countIf(confirmed),
+    countIf(confirmed AND unpriced),
+    countIf(retracted),
+    uniqExactStateIf(tx_hash, confirmed),
+    uniqExactStateIf(borrower, confirmed),
     toUInt64(@version) + 1,
     now()
-FROM liquidations FINAL
-WHERE chain_id IN @chain_set
-  AND block_date IN @day_set
-  AND (chain_id, block_date) IN (
-      SELECT chain_id, day FROM system.one
-      ARRAY JOIN CAST(@chain_ids AS Array(UInt64)) AS chain_id, CAST(@days AS Array(Date)) AS day)
-GROUP BY chain_id, block_date, liquidator
+FROM {{stage}}
+WHERE kind = 0
+GROUP BY chain_id, day, liquidator

@@ -4,8 +4,8 @@
 -- the touched (chain_id, day) buckets that has a row but none at a version
 -- above @version, i.e. a liquidator whose events all moved away, so it reads
 -- as empty. Liquidators the data half rewrote get no row.
--- Parameters: as in rollup_daily.sql (@chain_ids, @days, @chain_set,
--- @day_set, @version).
+-- Parameters: as in rollup_stage.sql (@chain_ids, @days, @chain_set,
+-- @day_set) and @version (as in rollup_daily.sql).
 -- Output: empty rows inserted into liquidations_liquidator_daily.
 INSERT INTO liquidations_liquidator_daily
     (chain_id, chain, day, liquidator, collateral_usd, debt_usd, bonus_usd, protocol_fee_usd,

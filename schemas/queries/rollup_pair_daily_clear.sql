@@ -5,8 +5,8 @@
 -- that has a row but none at a version above @version, i.e. a pair whose
 -- events all moved away (a revision that changed an asset), so it reads as
 -- empty. Pairs the data half rewrote get no row.
--- Parameters: as in rollup_daily.sql (@chain_ids, @days, @chain_set,
--- @day_set, @version).
+-- Parameters: as in rollup_stage.sql (@chain_ids, @days, @chain_set,
+-- @day_set) and @version (as in rollup_daily.sql).
 -- Output: empty rows inserted into liquidations_pair_daily.
 INSERT INTO liquidations_pair_daily
     (chain_id, chain, day, collateral_token, debt_token, collateral_symbol, debt_symbol,

@@ -260,7 +260,8 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 			span = c.settleSpan(took)
 		}
 		age := time.Since(w.start)
-		due := fl == nil && !w.start.IsZero() && (age >= span || (caughtUp && age >= c.cfg.Batch.MaxWait))
+		drained := caughtUp || c.nearlyDrained(w.records+p.n)
+		due := fl == nil && !w.start.IsZero() && (age >= span || (drained && age >= c.cfg.Batch.MaxWait))
 		if p.n > 0 && (p.n >= c.cfg.Batch.MaxRecords || due) {
 			// One batch is written while the next is polled and decoded.
 			if err := ins.wait(&p); err != nil {
@@ -296,6 +297,16 @@ func (c *Consumer) settleSpan(lastSettle time.Duration) time.Duration {
 	return max(c.cfg.Batch.MaxWait, min(settleCostFactor*lastSettle, maxSettleSpan))
 }
 
+// nearlyDrained reports whether the backlog left after the last poll (Lag)
+// is below 1/tailFraction of the open window's records. Settling then,
+// before the backlog is fully drained, leaves a last window that small: its
+// recomputation is the one thing that runs after the last insert, so the
+// end of a backlog waits for a short recomputation instead of one as long
+// as the window's.
+func (c *Consumer) nearlyDrained(windowRecords int) bool {
+	return c.Lag()*tailFraction < int64(windowRecords)
+}
+
 // Tuning of the bounded consumer. They are not configuration: they bound
 // the uncommitted window, and the defaults of Batch cover the rest (Limits
 // bound memory).
@@ -303,6 +314,7 @@ const (
 	settleCostFactor = 4
 	maxSettleSpan    = 30 * time.Second
 	caughtUpWait     = 50 * time.Millisecond
+	tailFraction     = 3
 )
 
 // shutdown waits for the insert in flight (a failed batch goes back into

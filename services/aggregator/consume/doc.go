@@ -16,7 +16,10 @@
 //     settles Batch.MaxWait after its first record; when the last
 //     recomputation took long (a big backlog), the next window stays open
 //     longer, up to 4× that time and at most 30s (below the group's rebalance timeout), so a backlog is inserted in
-//     many batches per recomputation.
+//     many batches per recomputation. When the backlog left after a poll
+//     (Lag) is under a third of the open window, the window settles early
+//     (once Batch.MaxWait has passed), so the recomputation that ends a
+//     backlog covers a small last window.
 //   - A window settles in the background: its open batch is inserted, its
 //     end offsets are noted, and the consumer goes on polling and
 //     inserting the next window while ClickHouse recomputes the rollups; the

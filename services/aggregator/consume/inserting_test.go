@@ -67,3 +67,23 @@ func TestInsertingWait(t *testing.T) {
 		})
 	}
 }
+
+func TestNearlyDrained(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		lag    map[string]map[int32]int64
+		window int
+		want   bool
+	}{
+		{"no backlog", nil, 10, true},
+		{"backlog a third of the window", map[string]map[int32]int64{"t": {0: 100, 1: 200}}, 900, false},
+		{"backlog under a third", map[string]map[int32]int64{"t": {0: 100, 1: 199}}, 900, true},
+		{"backlog over two topics", map[string]map[int32]int64{"a": {0: 50}, "b": {3: 50}}, 300, false},
+		{"empty window", map[string]map[int32]int64{"t": {0: 0}}, 0, false},
+	} {
+		c := &Consumer{lag: tc.lag}
+		if got := c.nearlyDrained(tc.window); got != tc.want {
+			t.Errorf("%s: nearlyDrained(%d) = %v, want %v", tc.name, tc.window, got, tc.want)
+		}
+	}
+}

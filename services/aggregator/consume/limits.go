@@ -29,9 +29,14 @@ const (
 	DefaultMaxRecordBytes = 1 << 20
 	// DefaultFetchMaxBytes, DefaultFetchMaxPartitionBytes and
 	// DefaultBrokerMaxReadBytes bound the client's buffering: at most one
-	// fetch of 16 MiB per broker, 4 MiB per partition, whatever the backlog.
+	// fetch of 16 MiB per broker, 1 MiB per partition, whatever the backlog.
+	// A fetch therefore carries up to 16 partitions side by side, so a
+	// backlog is consumed evenly across them: a broker that fills a fetch
+	// partition by partition (kfake does) would otherwise let some
+	// partitions run days of block time ahead of others, and every window
+	// would touch, and recompute, the rollup buckets of both.
 	DefaultFetchMaxBytes          = 16 << 20
-	DefaultFetchMaxPartitionBytes = 4 << 20
+	DefaultFetchMaxPartitionBytes = 1 << 20
 	DefaultBrokerMaxReadBytes     = 2 * DefaultFetchMaxBytes
 	maxLimitBytes                 = 1 << 30
 )
@@ -50,8 +55,10 @@ type Limits struct {
 	// it, so it never blocks consumption.
 	FetchMaxBytes int `yaml:"fetch_max_bytes"`
 	// FetchMaxPartitionBytes is the most bytes one fetch asks for per
-	// partition (default 4 MiB, at most fetch_max_bytes); a larger first
-	// batch is returned too.
+	// partition (default 1 MiB, at most fetch_max_bytes); a larger first
+	// batch is returned too. Keep fetch_max_bytes / fetch_max_partition_bytes
+	// at least the partitions one member consumes, so every fetch carries
+	// all of them.
 	FetchMaxPartitionBytes int `yaml:"fetch_max_partition_bytes"`
 	// BrokerMaxReadBytes is the largest answer read from a broker (default
 	// 32 MiB, at least fetch_max_bytes and more than max_record_bytes): a

@@ -8,7 +8,9 @@
 //     sends it to the dead-letter topic).
 //   - WriteBatch writes rows with one INSERT into liquidations (explicit column
 //     list), then recomputes every (chain, UTC day) bucket the rows touch, for
-//     the daily and the hourly rollup, from liquidations FINAL. When it
+//     every rollup: one read of liquidations FINAL and bad_debt FINAL into a
+//     staging table of its own, which the rollups' statements read
+//     (recompute.go, schemas/queries/rollup_stage.sql). When it
 //     returns nil, ClickHouse has the rows and the rollups reflect them: only
 //     then may the caller acknowledge (commit) the records. When it returns an
 //     error nothing may be acknowledged; writing the same rows again is always

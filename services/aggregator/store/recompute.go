@@ -3,7 +3,10 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,8 +18,16 @@ import (
 // bucketsPerStatement bounds the size of one rollup recomputation statement.
 const bucketsPerStatement = 400
 
+// stagePlaceholder is written in place of the staging table's name in
+// schemas/queries/rollup_stage.sql and in the rollups' data halves.
+const stagePlaceholder = "{{stage}}"
+
+// stagePrefix starts the name of every staging table; the rest is the
+// recomputation's version and a random suffix (stageName).
+const stagePrefix = "rollup_stage_"
+
 // recomputeStep is one statement of a rollup recomputation: a query of
-// schemas/queries run with the bucket parameters of rollup_daily.sql.
+// schemas/queries run with the bucket parameters of rollup_stage.sql.
 type recomputeStep struct {
 	// step names the step in WriteError.
 	step string
@@ -29,6 +40,9 @@ type recomputeStep struct {
 // rollupPlan lists the statements that bring the rollups of a set of (chain,
 // UTC day) buckets up to date after a write, in the order they run.
 type rollupPlan struct {
+	// stage creates the staging table from one read of the deduplicated raw
+	// tables (rollup_stage.sql); every data half reads it.
+	stage string
 	// liquidations recomputes every rollup: after liquidation rows.
 	liquidations []recomputeStep
 	// badDebt recomputes only the rollups that read bad_debt (daily and
@@ -47,10 +61,12 @@ type rollupPlan struct {
 // to zero while the statements run. The daily rollup's key is the bucket
 // itself, so it needs no clear half.
 func loadRollupPlan() (rollupPlan, error) {
-	var p rollupPlan
-	step := func(name, what string) (recomputeStep, error) {
-		sql, err := schemas.Query(name)
-		return recomputeStep{step: what, sql: sql}, err
+	var (
+		p   rollupPlan
+		err error
+	)
+	if p.stage, err = schemas.Query("rollup_stage"); err != nil {
+		return rollupPlan{}, err
 	}
 	for _, s := range []struct {
 		name, what string
@@ -64,11 +80,11 @@ func loadRollupPlan() (rollupPlan, error) {
 		{"rollup_liquidator_daily", "recompute liquidator rollup", false},
 		{"rollup_liquidator_daily_clear", "clear emptied liquidators of the liquidator rollup", false},
 	} {
-		st, err := step(s.name, s.what)
+		sql, err := schemas.Query(s.name)
 		if err != nil {
 			return rollupPlan{}, err
 		}
-		st.after = strings.HasSuffix(s.name, "_clear")
+		st := recomputeStep{step: s.what, sql: sql, after: strings.HasSuffix(s.name, "_clear")}
 		p.liquidations = append(p.liquidations, st)
 		if s.badDebt {
 			p.badDebt = append(p.badDebt, st)
@@ -129,12 +145,19 @@ func (s *Store) recompute(ctx context.Context, buckets []bucket, rows int) error
 }
 
 // recomputeWith runs steps over buckets, at most bucketsPerStatement buckets
-// per statement, each chunk with a fresh version. Its cost is proportional to
-// the raw rows of the touched buckets, never to the table. The rollups are
-// independent of each other, so their statements run concurrently (each
-// reads the raw table once; ClickHouse runs them on separate cores); within
-// a rollup the clear half follows the data half.
+// per chunk, each chunk with a fresh version. Its cost is proportional to the
+// raw rows of the touched buckets, never to the table.
+//
+// A chunk first stages the deduplicated rows of its buckets in a table of its
+// own (one read of liquidations FINAL and bad_debt FINAL), then runs the
+// rollups' statements against it and drops it. The rollups are independent
+// of each other, so their statements run concurrently (ClickHouse runs them
+// on separate cores); within a rollup the clear half follows the data half.
+// Staging is retried as a whole (drop, then create and fill in one
+// statement), so a fill cut short by a failure never leaves rows that a
+// retry would stage twice.
 func (s *Store) recomputeWith(ctx context.Context, steps []recomputeStep, buckets []bucket, rows int) error {
+	s.dropOrphanStages.Do(func() { s.dropStaleStages(ctx) })
 	var groups [][]recomputeStep
 	for _, st := range steps {
 		if st.after && len(groups) > 0 {
@@ -147,26 +170,117 @@ func (s *Store) recomputeWith(ctx context.Context, steps []recomputeStep, bucket
 		n := min(len(buckets), bucketsPerStatement)
 		chunk := buckets[:n]
 		buckets = buckets[n:]
-		args := bucketArgs(chunk, s.nextVersion())
-		errs := make([]error, len(groups))
-		var wg sync.WaitGroup
-		for i, g := range groups {
-			wg.Go(func() {
-				for _, st := range g {
-					if errs[i] = s.retry(ctx, st.step, rows, func(ctx context.Context) error {
-						return s.conn.Exec(ctx, st.sql, args...)
-					}); errs[i] != nil {
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
+		version := s.nextVersion()
+		args := bucketArgs(chunk, version)
+		stage := s.stageName(version)
+		err := s.recomputeChunk(ctx, groups, stage, args, rows)
+		s.dropStage(ctx, stage)
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// recomputeChunk stages one chunk's rows in stage and runs groups against it.
+func (s *Store) recomputeChunk(ctx context.Context, groups [][]recomputeStep, stage string, args []any, rows int) error {
+	create := strings.ReplaceAll(s.plan.stage, stagePlaceholder, stage)
+	if err := s.retry(ctx, "stage the touched buckets' rows for the rollups", rows, func(ctx context.Context) error {
+		if err := s.conn.Exec(ctx, "DROP TABLE IF EXISTS "+stage); err != nil {
+			return err
+		}
+		return s.conn.Exec(ctx, create, args...)
+	}); err != nil {
+		return err
+	}
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		wg.Go(func() {
+			for _, st := range g {
+				sql := strings.ReplaceAll(st.sql, stagePlaceholder, stage)
+				if errs[i] = s.retry(ctx, st.step, rows, func(ctx context.Context) error {
+					return s.conn.Exec(ctx, sql, args...)
+				}); errs[i] != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// stageName returns a staging table name unique to one recomputation: its
+// version (the writer's clock, see nextVersion) and a random suffix, so that
+// several aggregators writing one database never share one.
+func stageName(version uint64) string {
+	return fmt.Sprintf("%s%d_%08x", stagePrefix, version, rand.Uint32())
+}
+
+// stageAge returns how long ago the staging table name was created, from
+// the version in it; ok is false for a name stageName did not make.
+func stageAge(name string, now time.Time) (age time.Duration, ok bool) {
+	rest, found := strings.CutPrefix(name, stagePrefix)
+	if !found {
+		return 0, false
+	}
+	num, suffix, found := strings.Cut(rest, "_")
+	if !found || len(suffix) != 8 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(num, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return now.Sub(time.Unix(0, int64(v/2))), true
+}
+
+// dropStage drops a staging table, also when ctx is done (a shutdown): a
+// table left behind costs only disk until dropStaleStages removes it.
+func (s *Store) dropStage(ctx context.Context, stage string) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.QueryTimeout)
+	defer cancel()
+	if err := s.conn.Exec(dctx, "DROP TABLE IF EXISTS "+stage); err != nil {
+		s.log.Warn("could not drop a rollup staging table; a later start of the aggregator drops it", "table", stage, "err", err)
+	}
+}
+
+// staleStageAge is how old a staging table must be before any aggregator
+// drops it as left behind by a killed process. A live recomputation takes
+// seconds to minutes (each statement is bounded by clickhouse.query_timeout
+// per attempt), far below it.
+func (s *Store) staleStageAge() time.Duration {
+	return max(time.Hour, 4*time.Duration(s.cfg.MaxAttempts)*s.cfg.QueryTimeout)
+}
+
+// dropStaleStages drops the staging tables of this database older than
+// staleStageAge: those of a process killed during a recomputation. Failures
+// are logged, never returned: they cost disk, not correctness.
+func (s *Store) dropStaleStages(ctx context.Context) {
+	rows, err := s.conn.Query(ctx, "SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE @prefix",
+		clickhouse.Named("prefix", stagePrefix+"%"))
+	if err != nil {
+		s.log.Warn("could not list rollup staging tables left behind", "err", err)
+		return
+	}
+	var stale []string
+	now := time.Now()
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			s.log.Warn("could not list rollup staging tables left behind", "err", err)
+			break
+		}
+		if age, ok := stageAge(name, now); ok && age > s.staleStageAge() {
+			stale = append(stale, name)
+		}
+	}
+	_ = rows.Close()
+	for _, name := range stale {
+		s.log.Info("dropping a rollup staging table left behind by a stopped aggregator", "table", name)
+		s.dropStage(ctx, name)
+	}
 }
 
 func bucketArgs(bs []bucket, version uint64) []any {

@@ -107,6 +107,9 @@ type Store struct {
 	mu          sync.Mutex
 	lastVersion uint64
 
+	dropOrphanStages sync.Once                   // recompute.go: dropStaleStages once per process
+	stageName        func(version uint64) string // recompute.go: stageName; tests fix it
+
 	stored  metric.Int64Counter
 	latency metric.Float64Histogram
 	tracer  trace.Tracer // trace.go
@@ -142,7 +145,7 @@ func New(cfg Config, log *slog.Logger, meter metric.Meter, opts ...Option) (*Sto
 // the liqstream tables (tests use it with testsupport.ClickHouseDB). Close
 // closes conn.
 func NewWithConn(cfg Config, log *slog.Logger, meter metric.Meter, conn driver.Conn, opts ...Option) (*Store, error) {
-	s := &Store{cfg: cfg, log: log, conn: conn}
+	s := &Store{cfg: cfg, log: log, conn: conn, stageName: stageName}
 	for _, o := range append([]Option{WithTracerProvider(nil)}, opts...) {
 		o(s)
 	}
