@@ -237,12 +237,13 @@ func stageAge(name string, now time.Time) (age time.Duration, ok bool) {
 }
 
 // dropStage drops a staging table, also when ctx is done (a shutdown): a
-// table left behind costs only disk until dropStaleStages removes it.
+// table left behind costs only disk until dropStaleStages, in an aggregator
+// started once it is stale, removes it.
 func (s *Store) dropStage(ctx context.Context, stage string) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.QueryTimeout)
 	defer cancel()
 	if err := s.conn.Exec(dctx, "DROP TABLE IF EXISTS "+stage); err != nil {
-		s.log.Warn("could not drop a rollup staging table; a later start of the aggregator drops it", "table", stage, "err", err)
+		s.log.Warn("could not drop a rollup staging table; an aggregator started after it is stale drops it, or drop it by hand", "table", stage, "stale_after", s.staleStageAge(), "err", err)
 	}
 }
 
