@@ -6,7 +6,10 @@
 //     broker), consumed by the aggregator's consumer and store into a fresh
 //     ClickHouse database, timed from the first record polled to the last
 //     commit, with the rollups checked against the raw table afterwards;
-//     beside it a bare clickhouse-go insert of the same rows (Bare).
+//     beside it a bare clickhouse-go insert of the same rows (Bare). Each
+//     pipeline run also reports its CPU time: the consumer's (this process)
+//     and, when ClickHouse runs on this machine, the server's, which shows
+//     how much of the cores the run kept busy.
 //   - Latency: chainsim → ingest (follow mode) → kfake → aggregator →
 //     ClickHouse, from the moment chainsim's head makes a block final to the
 //     moment a rollup query, polled every 10 ms, counts its events.

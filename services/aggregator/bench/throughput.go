@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -31,11 +32,24 @@ type ThroughputConfig struct {
 	// topic and DLQ topic are set by the harness.
 	Consumer consume.Config
 	Log      *slog.Logger
+	// ServerCPU, when set, reads the ClickHouse server process's CPU time,
+	// so that each pipeline run reports what the server spent on it (raw
+	// inserts, recomputations and background merges).
+	ServerCPU func() time.Duration
 }
 
-// ThroughputResult holds events per second of each run.
+// ThroughputResult holds events per second of each run, and where the CPU
+// time of each pipeline run went.
 type ThroughputResult struct {
 	Pipeline, Bare []float64
+	Runs           []PipelineRun
+}
+
+// PipelineRun is one pipeline run's wall time and CPU time: the consumer is
+// this process (decoding, inserting, the Kafka client); ServerCPU is 0 when
+// ThroughputConfig.ServerCPU is nil.
+type PipelineRun struct {
+	Wall, ConsumerCPU, ServerCPU time.Duration
 }
 
 // Median returns the median of xs (0 for none).
@@ -63,11 +77,12 @@ func Throughput(ctx context.Context, cfg ThroughputConfig) (ThroughputResult, er
 	}
 	cfg.Log.Info("preloaded", "events", cfg.Events, "topic", topic, "brokers", cfg.Brokers, "took", time.Since(began))
 	for run := 0; run < cfg.Runs; run++ {
-		rate, err := pipelineRun(ctx, cfg, topic)
+		rate, pr, err := pipelineRun(ctx, cfg, topic)
 		if err != nil {
 			return res, fmt.Errorf("pipeline run %d: %w", run+1, err)
 		}
 		res.Pipeline = append(res.Pipeline, rate)
+		res.Runs = append(res.Runs, pr)
 		bare, err := Bare(ctx, cfg.ClickHouse, cfg.Events, cfg.Seed, cfg.Consumer.Batch.MaxRecords, cfg.Log)
 		if err != nil {
 			return res, fmt.Errorf("bare run %d: %w", run+1, err)
@@ -80,11 +95,12 @@ func Throughput(ctx context.Context, cfg ThroughputConfig) (ThroughputResult, er
 
 // pipelineRun consumes the whole topic with a fresh group into a fresh
 // database and returns events per second from the first record polled to
-// the last commit. It then checks that the rollups equal the raw table.
-func pipelineRun(ctx context.Context, cfg ThroughputConfig, topic string) (float64, error) {
+// the last commit, and the run's CPU time. It then checks that the rollups
+// equal the raw table.
+func pipelineRun(ctx context.Context, cfg ThroughputConfig, topic string) (float64, PipelineRun, error) {
 	db, conn, drop, err := database(ctx, cfg.ClickHouse, cfg.Log)
 	if err != nil {
-		return 0, err
+		return 0, PipelineRun{}, err
 	}
 	defer drop()
 	scfg := store.DefaultConfig()
@@ -93,18 +109,19 @@ func pipelineRun(ctx context.Context, cfg ThroughputConfig, topic string) (float
 	meter := noop.NewMeterProvider().Meter("bench")
 	st, err := store.NewWithConn(scfg, cfg.Log, meter, conn)
 	if err != nil {
-		return 0, err
+		return 0, PipelineRun{}, err
 	}
 	ccfg := cfg.Consumer
 	ccfg.Kafka.Brokers, ccfg.Kafka.Topic, ccfg.Kafka.DLQTopic = cfg.Brokers, topic, topic+".dlq"
 	ccfg.Kafka.Group = uniqueName("liqstream_bench")
 	c, err := consume.New(ccfg, cfg.Log, meter, st)
 	if err != nil {
-		return 0, err
+		return 0, PipelineRun{}, err
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)
+	cpu0, server0 := processCPU(), serverCPU(cfg)
 	go func() { errc <- c.Run(rctx) }()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -112,25 +129,44 @@ func pipelineRun(ctx context.Context, cfg ThroughputConfig, topic string) (float
 	for s = c.Stats(); s.RecordsConsumed < uint64(cfg.Events); s = c.Stats() {
 		select {
 		case err := <-errc:
-			return 0, fmt.Errorf("consumer stopped after %d of %d records: %v", s.RecordsConsumed, cfg.Events, err)
+			return 0, PipelineRun{}, fmt.Errorf("consumer stopped after %d of %d records: %v", s.RecordsConsumed, cfg.Events, err)
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return 0, PipelineRun{}, ctx.Err()
 		case <-tick.C:
 		}
 	}
+	pr := PipelineRun{ConsumerCPU: processCPU() - cpu0, ServerCPU: serverCPU(cfg) - server0}
 	cancel()
 	if err := <-errc; err != nil {
-		return 0, err
+		return 0, PipelineRun{}, err
 	}
 	if s.RowsWritten != uint64(cfg.Events) {
-		return 0, fmt.Errorf("wrote %d rows of %d events (%d dead letters)", s.RowsWritten, cfg.Events, s.DLQRecords)
+		return 0, PipelineRun{}, fmt.Errorf("wrote %d rows of %d events (%d dead letters)", s.RowsWritten, cfg.Events, s.DLQRecords)
 	}
 	took := s.LastCommit.Sub(s.FirstRecord)
+	pr.Wall = took
 	if err := checkRollups(ctx, conn, cfg.Events); err != nil {
-		return 0, err
+		return 0, PipelineRun{}, err
 	}
-	cfg.Log.Info("pipeline run", "events", cfg.Events, "took", took, "batches", s.Batches)
-	return float64(cfg.Events) / took.Seconds(), nil
+	cfg.Log.Info("pipeline run", "events", cfg.Events, "took", took, "batches", s.Batches,
+		"consumer_cpu", pr.ConsumerCPU, "server_cpu", pr.ServerCPU)
+	return float64(cfg.Events) / took.Seconds(), pr, nil
+}
+
+// processCPU returns this process's CPU time (user + system).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func serverCPU(cfg ThroughputConfig) time.Duration {
+	if cfg.ServerCPU == nil {
+		return 0
+	}
+	return cfg.ServerCPU()
 }
 
 // checkRollups asserts the rollups count every event and agree with the

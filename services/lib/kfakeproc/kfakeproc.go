@@ -76,8 +76,12 @@ func (b *Broker) Close() {
 
 // CPU returns the CPU time (user + system) the broker process has used so
 // far, read from /proc/<pid>/stat; 0 when it cannot be read.
-func (b *Broker) CPU() time.Duration {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", b.cmd.Process.Pid))
+func (b *Broker) CPU() time.Duration { return ProcessCPU(b.cmd.Process.Pid) }
+
+// ProcessCPU returns the CPU time (user + system) process pid has used so
+// far, read from /proc/<pid>/stat (Linux); 0 when it cannot be read.
+func ProcessCPU(pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
 	}

@@ -14,9 +14,13 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -119,6 +123,70 @@ func run(args []string) (bool, error) {
 	return r.OK(), nil
 }
 
+// cpuSplit describes where the CPU time of the median pipeline run went:
+// the consumer (this process) and, when it runs on this machine, the
+// ClickHouse server, against the cores the wall time offered.
+func cpuSplit(res bench.ThroughputResult) string {
+	if len(res.Runs) == 0 {
+		return "no run"
+	}
+	med := bench.Median(res.Pipeline)
+	i := slices.IndexFunc(res.Pipeline, func(v float64) bool { return v == med })
+	if i < 0 { // an even count: the median is between two runs
+		i = len(res.Runs) / 2
+	}
+	pr := res.Runs[i]
+	server := "ClickHouse server not on this machine"
+	if pr.ServerCPU > 0 {
+		server = fmt.Sprintf("ClickHouse server %.1fs", pr.ServerCPU.Seconds())
+	}
+	busy := (pr.ConsumerCPU + pr.ServerCPU).Seconds() / (pr.Wall.Seconds() * float64(runtime.NumCPU()))
+	return fmt.Sprintf("consumer %.1fs, %s, over %.1fs wall on %d cores (%.0f%% of them, the broker process aside)",
+		pr.ConsumerCPU.Seconds(), server, pr.Wall.Seconds(), runtime.NumCPU(), 100*busy)
+}
+
+// localServerCPU returns a reader of the CPU time of the ClickHouse server
+// processes on this machine when addr is a loopback address, nil otherwise
+// (or when none is found).
+func localServerCPU(addr string) func() time.Duration {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil
+	}
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmd), "\x00")
+		if base := filepath.Base(args[0]); base == "clickhouse-server" || (base == "clickhouse" && len(args) > 1 && args[1] == "server") {
+			pids = append(pids, pid)
+		}
+	}
+	if len(pids) == 0 {
+		return nil
+	}
+	return func() time.Duration {
+		var sum time.Duration
+		for _, pid := range pids {
+			sum += kfakeproc.ProcessCPU(pid)
+		}
+		return sum
+	}
+}
+
 func envOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {
 		return v
@@ -133,7 +201,7 @@ func throughput(ctx context.Context, r *benchline.Reporter, log *slog.Logger, kf
 	}
 	cfg := bench.ThroughputConfig{
 		Events: events, Runs: runs, Partitions: 6, Seed: seed, Brokers: broker.Addrs, ClickHouse: chAddr,
-		Consumer: consume.DefaultConfig(), Log: log,
+		Consumer: consume.DefaultConfig(), Log: log, ServerCPU: localServerCPU(chAddr),
 	}
 	if maxRecords > 0 {
 		cfg.Consumer.Batch.MaxRecords = maxRecords
@@ -149,6 +217,7 @@ func throughput(ctx context.Context, r *benchline.Reporter, log *slog.Logger, kf
 	r.Line(name, ">= 250000 events/s", fmt.Sprintf("%.0f events/s", p), p >= 250_000)
 	r.Line("throughput vs bare clickhouse-go insert", ">= 0.70 x bare", fmt.Sprintf("%.2f x (bare %.0f events/s)", p/b, b), p >= 0.7*b)
 	r.Info("runs (events/s)", fmt.Sprintf("pipeline %s; bare %s; %s in all", ints(res.Pipeline), ints(res.Bare), time.Since(began).Round(time.Second)))
+	r.Info("median pipeline run, CPU", cpuSplit(res))
 	if kafka == "" {
 		r.Info("real Kafka", "skipped (--kafka empty)")
 		return nil
