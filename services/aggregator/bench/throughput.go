@@ -4,14 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/liqstream/liqstream/services/aggregator/consume"
 	"github.com/liqstream/liqstream/services/aggregator/query"
 	"github.com/liqstream/liqstream/services/aggregator/store"
+	"github.com/liqstream/liqstream/services/lib/kfakeproc"
 	"go.opentelemetry.io/otel/metric/noop"
 )
 
@@ -154,13 +155,7 @@ func pipelineRun(ctx context.Context, cfg ThroughputConfig, topic string) (float
 }
 
 // processCPU returns this process's CPU time (user + system).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+func processCPU() time.Duration { return kfakeproc.ProcessCPU(os.Getpid()) }
 
 func serverCPU(cfg ThroughputConfig) time.Duration {
 	if cfg.ServerCPU == nil {
