@@ -1,9 +1,11 @@
 package ingest_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,7 +155,7 @@ func TestReorg(t *testing.T) {
 			latestDef := map[string]*liqstreamv1.DeficitEvent{}
 			retracted := map[string]int{}
 			revised, retractedDefs := 0, 0 // records with a revision above 1; deficit retractions
-			for _, r := range testsupport.ReadTopic(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations) {
+			for _, r := range byRevision(t, testsupport.ReadTopic(t, c.ListenAddrs(), cfg.Kafka.TopicPrefix+topics.Liquidations)) {
 				if schemaOf(r) == topics.SchemaDeficitEvent {
 					var d liqstreamv1.DeficitEvent
 					if err := proto.Unmarshal(r.Value, &d); err != nil {
@@ -356,4 +358,33 @@ func schemaOf(r *kgo.Record) string {
 		}
 	}
 	return ""
+}
+
+// byRevision orders records by their event's revision, keeping the topic's
+// order among equal revisions. An event's revisions share a partition only
+// while its key (chain, borrower) stays the same: a reorg that re-includes
+// a transaction can put another borrower's liquidation at a log index, and
+// records of different partitions come back in no set order. The checks
+// above read each event's revisions in revision order.
+func byRevision(t *testing.T, recs []*kgo.Record) []*kgo.Record {
+	t.Helper()
+	rev := make(map[*kgo.Record]uint64, len(recs))
+	for _, r := range recs {
+		if schemaOf(r) == topics.SchemaDeficitEvent {
+			var d liqstreamv1.DeficitEvent
+			if err := proto.Unmarshal(r.Value, &d); err != nil {
+				t.Fatal(err)
+			}
+			rev[r] = d.Revision
+			continue
+		}
+		var ev liqstreamv1.LiquidationEvent
+		if err := proto.Unmarshal(r.Value, &ev); err != nil {
+			t.Fatal(err)
+		}
+		rev[r] = ev.Revision
+	}
+	out := slices.Clone(recs)
+	slices.SortStableFunc(out, func(a, b *kgo.Record) int { return cmp.Compare(rev[a], rev[b]) })
+	return out
 }
