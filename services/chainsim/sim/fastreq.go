@@ -356,6 +356,28 @@ func (sc *reqScanner) ws() {
 	}
 }
 
+// more reads what follows a member or an element of an object or array
+// that ends with end: a comma (true: another one follows) or end (false:
+// the container is closed). Anything else sets sc.err and returns false.
+func (sc *reqScanner) more(end byte) bool {
+	sc.ws()
+	if sc.err || sc.i >= len(sc.b) {
+		sc.err = true
+		return false
+	}
+	switch sc.b[sc.i] {
+	case ',':
+		sc.i++
+		sc.ws()
+		return true
+	case end:
+		sc.i++
+		return false
+	}
+	sc.err = true
+	return false
+}
+
 // value validates one JSON value at sc.i (nested depth levels deep) and
 // moves past it.
 func (sc *reqScanner) value(depth int) {
@@ -388,22 +410,9 @@ func (sc *reqScanner) value(depth int) {
 			sc.i++
 			sc.ws()
 			sc.value(depth + 1)
-			sc.ws()
-			if sc.err || sc.i >= len(b) {
-				sc.err = true
+			if !sc.more('}') {
 				return
 			}
-			if b[sc.i] == ',' {
-				sc.i++
-				sc.ws()
-				continue
-			}
-			if b[sc.i] != '}' {
-				sc.err = true
-				return
-			}
-			sc.i++
-			return
 		}
 	case c == '[':
 		sc.i++
@@ -414,22 +423,9 @@ func (sc *reqScanner) value(depth int) {
 		}
 		for {
 			sc.value(depth + 1)
-			sc.ws()
-			if sc.err || sc.i >= len(b) {
-				sc.err = true
+			if !sc.more(']') {
 				return
 			}
-			if b[sc.i] == ',' {
-				sc.i++
-				sc.ws()
-				continue
-			}
-			if b[sc.i] != ']' {
-				sc.err = true
-				return
-			}
-			sc.i++
-			return
 		}
 	case c == 't':
 		sc.lit("true")

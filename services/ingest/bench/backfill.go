@@ -9,14 +9,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sort"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/liqstream/liqstream/services/chainsim/sim"
 	"github.com/liqstream/liqstream/services/ingest/ingest"
 	"github.com/liqstream/liqstream/services/lib/chains"
+	"github.com/liqstream/liqstream/services/lib/kfakeproc"
 	"github.com/liqstream/liqstream/services/lib/secret"
 	"go.opentelemetry.io/otel/metric/noop"
 )
@@ -228,11 +229,6 @@ func brokerCPU(cfg Config) time.Duration {
 	return cfg.BrokerCPU()
 }
 
-// processCPU returns this process's CPU time (user + system).
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+// processCPU returns this process's CPU time (user + system), read the way
+// the broker's is (kfakeproc.ProcessCPU).
+func processCPU() time.Duration { return kfakeproc.ProcessCPU(os.Getpid()) }
