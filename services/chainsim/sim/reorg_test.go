@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 
@@ -155,27 +156,48 @@ func rpcCall(t testing.TB, url, method string, params []any, out any) {
 // fate, and with ReorgPriceShiftBps the oracle answers differently in the
 // branch, so events that stayed in their block change value.
 func TestReorgDeficitsAndPrices(t *testing.T) {
-	const chainID, depth, bps = 1, 64, 40
+	const chainID, depth, bps, tries = 1, 64, 40, 20
 	seed := testSeed(t)
-	s := newSim(t, sim.Config{Seed: seed, Scale: 1, Chains: []uint64{chainID}, DeficitShare: 0.5, ReorgPriceShiftBps: bps})
-	head := busyHead(t, s, chainID, depth)
-	s.SetHead(chainID, head)
-	fork := head - depth + 1
-	inBranch := func(n uint64) bool { return n >= fork && n <= head }
-	beforeEv := map[common.Hash]sim.Event{}
-	for _, ev := range s.Truth().Events(chainID) {
-		if inBranch(ev.BlockNumber) {
-			beforeEv[ev.TxHash] = ev
+	var (
+		s          *sim.Sim
+		head, fork uint64
+		inBranch   func(uint64) bool
+		beforeEv   map[common.Hash]sim.Event
+		someAsset  common.Address
+		p0         *big.Int
+	)
+	// The new branch must hold a DeficitCreated to check; with some seeds
+	// its few liquidations have none, so the simulation seed steps on
+	// (deterministically) until one does.
+	for try := int64(0); ; try++ {
+		if try == tries {
+			t.Fatalf("no simulation seed in [%d, %d] gives a reorged branch with a DeficitCreated", seed, seed+tries-1)
 		}
-	}
-	var someAsset common.Address
-	for _, ev := range beforeEv {
-		someAsset = ev.DebtAsset
-		break
-	}
-	p0, _ := s.PriceE8(chainID, someAsset, fork)
-	if _, err := s.Reorg(chainID, depth, 11); err != nil {
-		t.Fatalf("Reorg: %v", err)
+		s = newSim(t, sim.Config{Seed: seed + try, Scale: 1, Chains: []uint64{chainID}, DeficitShare: 0.5, ReorgPriceShiftBps: bps})
+		head = busyHead(t, s, chainID, depth)
+		s.SetHead(chainID, head)
+		fork = head - depth + 1
+		inBranch = func(n uint64) bool { return n >= fork && n <= head }
+		beforeEv = map[common.Hash]sim.Event{}
+		for _, ev := range s.Truth().Events(chainID) {
+			if inBranch(ev.BlockNumber) {
+				beforeEv[ev.TxHash] = ev
+			}
+		}
+		for _, ev := range beforeEv {
+			someAsset = ev.DebtAsset
+			break
+		}
+		p0, _ = s.PriceE8(chainID, someAsset, fork)
+		if _, err := s.Reorg(chainID, depth, 11); err != nil {
+			t.Fatalf("Reorg: %v", err)
+		}
+		if slices.ContainsFunc(s.Truth().Deficits(chainID), func(d sim.Deficit) bool { return inBranch(d.BlockNumber) }) {
+			if try > 0 {
+				t.Logf("simulation seed %d (the test seed + %d)", seed+try, try)
+			}
+			break
+		}
 	}
 	p1, _ := s.PriceE8(chainID, someAsset, fork)
 	if want := new(big.Int).Quo(new(big.Int).Mul(p0, big.NewInt(10_000+bps)), big.NewInt(10_000)); p1.Cmp(want) != 0 {
