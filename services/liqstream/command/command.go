@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"os"
 
-	"strings"
+	"github.com/liqstream/liqstream/services/lib/cliargs"
 )
 
 // Env is what a subcommand runs with: its streams and the process
@@ -89,8 +89,8 @@ func parse(fs *flag.FlagSet, args []string) (int, bool) {
 		}
 		return 2, false
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "%s: unexpected arguments: %s\n", fs.Name(), strings.Join(fs.Args(), " "))
+	if err := cliargs.None(fs); err != nil {
+		fmt.Fprintln(fs.Output(), err)
 		return 2, false
 	}
 	return 0, true

@@ -26,7 +26,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{"demo bad date", []string{"demo", "--from", "Jan 1"}, 2, "is not a date"},
 		{"demo to before from", []string{"demo", "--from", "2026-03-01", "--to", "2026-01-01"}, 2, "after --from"},
-		{"demo stray argument", []string{"demo", "extra"}, 2, "unexpected arguments"},
+		{"demo stray argument", []string{"demo", "extra"}, 2, "unexpected argument"},
 		{"tail unknown chain", []string{"tail", "--chain", "solana"}, 2, "use one of"},
 		{"tail bad min usd", []string{"tail", "--min-usd", "lots"}, 2, "--min-usd"},
 		{"migrate unknown flag", []string{"migrate", "--bogus"}, 2, "flag provided but not defined"},

@@ -173,7 +173,7 @@ func TestConfigCheckUsage(t *testing.T) {
 		{[]string{"config"}, 2, "usage: liqstream config check"},
 		{[]string{"config", "lint"}, 2, `unknown subcommand "lint"`},
 		{[]string{"config", "check", "--file", "/nonexistent/liqstream.yaml"}, 2, "no such file"},
-		{[]string{"config", "check", "extra"}, 2, "unexpected arguments"},
+		{[]string{"config", "check", "extra"}, 2, "unexpected argument"},
 	} {
 		code, _, stderr := run(t, nil, tt.args...)
 		if code != tt.code || !strings.Contains(stderr, tt.want) {

@@ -74,7 +74,7 @@ func TestVerifyUsage(t *testing.T) {
 		{"bad date", []string{"--chain", "base", "--from", "2026-01-32", "--to", "2026-02-02", "--rpc-url", "http://127.0.0.1:1/x"}, "from:"},
 		{"empty range", []string{"--chain", "base", "--from", "100", "--to", "100", "--rpc-url", "http://127.0.0.1:1/x"}, "is empty"},
 		{"bad rpc url", []string{"--chain", "base", "--from", "1", "--to", "2", "--rpc-url", "ftp://rpc.example.com/" + rpcSecret}, "rpc_url"},
-		{"stray argument", []string{"--chain", "base", "extra"}, "unexpected arguments"},
+		{"stray argument", []string{"--chain", "base", "extra"}, "unexpected argument"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

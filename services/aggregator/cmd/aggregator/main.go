@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/liqstream/liqstream/services/aggregator/aggregator"
+	"github.com/liqstream/liqstream/services/lib/cliargs"
 	"github.com/liqstream/liqstream/services/lib/configfile"
 	"github.com/liqstream/liqstream/services/lib/kafkaconn"
 	"github.com/liqstream/liqstream/services/lib/telemetry"
@@ -106,6 +107,9 @@ func config(args []string) (aggregator.Config, invocation, error) {
 	fs.BoolVar(&a.dryRun, "migrate-dry-run", false, "list pending ClickHouse migrations and exit")
 	kflags := kafkaconn.AddFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return aggregator.Config{}, a, err
+	}
+	if err := cliargs.None(fs); err != nil {
 		return aggregator.Config{}, a, err
 	}
 

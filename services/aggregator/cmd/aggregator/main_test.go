@@ -88,6 +88,7 @@ func TestConfigErrors(t *testing.T) {
 		{"old per-service format", []string{"--config", write("e.yaml", "batch: {max_records: 5}\n")}, "batch: unknown section"},
 		{"memory limit too small", []string{"--config", write("f.yaml", "aggregator: {memory_limit_mib: 16}\n")}, "memory_limit_mib: 16"},
 		{"memory limit negative", []string{"--config", write("g.yaml", "aggregator: {memory_limit_mib: -1}\n")}, "memory_limit_mib: -1"},
+		{"a word, not a flag", []string{"migrate"}, `unexpected argument "migrate": did you mean --migrate?`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/liqstream/liqstream/services/chainsim/faults"
 	"github.com/liqstream/liqstream/services/chainsim/sim"
+	"github.com/liqstream/liqstream/services/lib/cliargs"
 	"github.com/liqstream/liqstream/services/lib/configfile"
 )
 
@@ -46,6 +47,9 @@ func run(logger *slog.Logger, args []string) error {
 	truthOut := fs.String("truth-out", "", "write the ground truth as JSON to this file")
 	faultsFile := fs.String("faults", "", "YAML of simulated providers (package faults), each served at /<name>/<chain>")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := cliargs.None(fs); err != nil {
 		return err
 	}
 	cfg := sim.Config{Seed: *seed, Scale: *scale, MaxLogRange: *maxRange, MaxLogResults: *maxResults, OmitLogBlockTimestamp: *omitTimes, MaxRequestBytes: *maxRequest}

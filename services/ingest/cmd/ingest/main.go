@@ -26,6 +26,7 @@ import (
 	"github.com/liqstream/liqstream/services/ingest/ingest"
 	"github.com/liqstream/liqstream/services/ingest/progress"
 	"github.com/liqstream/liqstream/services/lib/chains"
+	"github.com/liqstream/liqstream/services/lib/cliargs"
 	"github.com/liqstream/liqstream/services/lib/configfile"
 	"github.com/liqstream/liqstream/services/lib/kafkaconn"
 	"github.com/liqstream/liqstream/services/lib/secret"
@@ -107,6 +108,10 @@ func config(args []string, log *slog.Logger) (cfg ingest.Config, code int) {
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus /metrics on this address (metrics_addr)")
 	kflags := kafkaconn.AddFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return cfg, 2
+	}
+	if err := cliargs.None(fs); err != nil {
+		log.Error(err.Error())
 		return cfg, 2
 	}
 	var f *configfile.File

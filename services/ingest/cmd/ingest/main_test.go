@@ -113,6 +113,7 @@ func TestConfigErrors(t *testing.T) {
 		{"no file", []string{"--config", filepath.Join(t.TempDir(), "nope.yaml"), "--chain", "base"}, "no such file"},
 		{"invalid after flags", []string{"--config", path, "--chain", "base", "--to", "2025-01-01"}, "is not after from"},
 		{"bad Kafka TLS flags", []string{"--config", path, "--chain", "base", "--kafka-tls-ca-file", "/nonexistent/ca.pem"}, "ca_file"},
+		{"a word, not a flag", []string{"--config", path, "--chain", "base", "follow"}, `did you mean --follow?`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

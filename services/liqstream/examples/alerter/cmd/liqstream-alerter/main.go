@@ -25,6 +25,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/liqstream/liqstream/services/lib/cliargs"
 	"github.com/liqstream/liqstream/services/lib/configfile"
 	"github.com/liqstream/liqstream/services/lib/kafkaconn"
 	"github.com/liqstream/liqstream/services/lib/secret"
@@ -51,6 +52,9 @@ func run(log *slog.Logger, args []string) error {
 	threshold := fs.String("threshold-usd", "", "smallest collateral USD that alerts, e.g. 1000000 (threshold_usd)")
 	kflags := kafkaconn.AddFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := cliargs.None(fs); err != nil {
 		return err
 	}
 	cfg := alerter.DefaultConfig()
