@@ -379,7 +379,7 @@ func (c *Consumer) add(p *pending, r *kgo.Record) {
 	case schema != "" && schema != topics.SchemaLiquidationEvent:
 		reason, detail = ReasonUnknownSchema, fmt.Sprintf("header %s is %q, want %q or %q", topics.HeaderSchema, schema, topics.SchemaLiquidationEvent, topics.SchemaDeficitEvent)
 	default:
-		if err := proto.Unmarshal(r.Value, &ev); err != nil {
+		if err := decodeLiquidation(r.Value, &ev); err != nil {
 			reason, detail = ReasonUndecodable, err.Error()
 			break
 		}

@@ -32,6 +32,12 @@
 //     most one 16 MiB fetch per broker, and at most two batches of decoded
 //     rows are held (one being written while the next is decoded: inserts
 //     run one at a time, in order).
+//   - LiquidationEvent records are decoded by decodeLiquidation, a
+//     hand-written pass over the encoding liqstream's producers write (one
+//     copy of the record for all its strings, one allocation for its nested
+//     messages) that hands anything else to proto.Unmarshal; it gives what
+//     proto.Unmarshal gives, checked by a differential test and a fuzz
+//     target, and `make bench` holds it to 0.9× proto.Unmarshal's time.
 //   - Records are read with the read_committed isolation level. Rebalances
 //     are blocked while a window is open or settling (kgo.BlockRebalanceOnPoll)
 //     and allowed only once every window is settled and committed, so a
