@@ -227,12 +227,21 @@ func decodeFast(b []byte, ev *liqstreamv1.LiquidationEvent) bool {
 	return true
 }
 
-func decodeAsset(r *wireReader, a *liqstreamv1.Asset) bool {
+// fields calls field with the number and wire type of every field of the
+// message r reads, field reading the value; it reports false as soon as a
+// tag is malformed or field returns false.
+func (r *wireReader) fields(field func(num protowire.Number, typ protowire.Type) bool) bool {
 	for r.more() {
 		num, typ, ok := r.tag()
-		if !ok {
+		if !ok || !field(num, typ) {
 			return false
 		}
+	}
+	return true
+}
+
+func decodeAsset(r *wireReader, a *liqstreamv1.Asset) bool {
+	return r.fields(func(num protowire.Number, typ protowire.Type) (ok bool) {
 		switch {
 		case num == 1 && typ == protowire.BytesType:
 			a.Address, ok = r.str()
@@ -242,22 +251,13 @@ func decodeAsset(r *wireReader, a *liqstreamv1.Asset) bool {
 			var v uint64
 			v, ok = r.varint()
 			a.Decimals = uint32(v)
-		default:
-			return false
 		}
-		if !ok {
-			return false
-		}
-	}
-	return true
+		return ok
+	})
 }
 
 func decodePrice(r *wireReader, p *liqstreamv1.Price) bool {
-	for r.more() {
-		num, typ, ok := r.tag()
-		if !ok {
-			return false
-		}
+	return r.fields(func(num protowire.Number, typ protowire.Type) (ok bool) {
 		switch {
 		case num == 1 && typ == protowire.BytesType:
 			p.Usd, ok = r.str()
@@ -267,34 +267,25 @@ func decodePrice(r *wireReader, p *liqstreamv1.Price) bool {
 			p.Source = liqstreamv1.PriceSource(int32(v))
 		case num == 3 && typ == protowire.VarintType:
 			p.BlockNumber, ok = r.varint()
-		default:
-			return false
 		}
-		if !ok {
-			return false
-		}
-	}
-	return true
+		return ok
+	})
 }
 
 func decodeTimestamp(r *wireReader, t *timestamppb.Timestamp) bool {
-	for r.more() {
-		num, typ, ok := r.tag()
-		if !ok || typ != protowire.VarintType {
+	return r.fields(func(num protowire.Number, typ protowire.Type) (ok bool) {
+		if typ != protowire.VarintType {
 			return false
 		}
-		v, ok := r.varint()
-		if !ok {
-			return false
-		}
+		var v uint64
 		switch num {
 		case 1:
+			v, ok = r.varint()
 			t.Seconds = int64(v)
 		case 2:
+			v, ok = r.varint()
 			t.Nanos = int32(v)
-		default:
-			return false
 		}
-	}
-	return true
+		return ok
+	})
 }
