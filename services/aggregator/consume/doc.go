@@ -31,7 +31,8 @@
 //   - Memory is bounded whatever the backlog: the Kafka client buffers at
 //     most one 16 MiB fetch per broker, and at most two batches of decoded
 //     rows are held (one being written while the next is decoded: inserts
-//     run one at a time, in order).
+//     run one at a time, in order), each sent to ClickHouse in blocks of
+//     4,096 rows.
 //   - LiquidationEvent records are decoded by decodeLiquidation, a
 //     hand-written pass over the encoding liqstream's producers write (one
 //     copy of the record for all its strings, one allocation for its nested

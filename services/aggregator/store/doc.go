@@ -7,7 +7,8 @@
 //     an event it rejects (ErrInvalidEvent) must not be written (the consumer
 //     sends it to the dead-letter topic).
 //   - WriteBatch writes rows with one INSERT into liquidations (explicit column
-//     list), then recomputes every (chain, UTC day) bucket the rows touch, for
+//     list, sent in blocks of 4,096 rows; a batch with tombstones in one
+//     block), then recomputes every (chain, UTC day) bucket the rows touch, for
 //     every rollup: one read of liquidations FINAL and bad_debt FINAL into a
 //     staging table of its own, which the rollups' statements read
 //     (recompute.go, schemas/queries/rollup_stage.sql). When it

@@ -110,6 +110,10 @@ type Store struct {
 	dropOrphanStages sync.Once                   // recompute.go: dropStaleStages once per process
 	stageName        func(version uint64) string // recompute.go: stageName; tests fix it
 
+	// blockSent, when set (tests), runs after each block but the last of a
+	// raw INSERT is sent; an error it returns fails the insert there.
+	blockSent func(rows int) error
+
 	stored  metric.Int64Counter
 	latency metric.Float64Histogram
 	tracer  trace.Tracer // trace.go
@@ -239,7 +243,7 @@ func (s *Store) Insert(ctx context.Context, rows []Row, u *Unsettled) error {
 	}
 	ictx, span := s.startInsert(ctx, "liquidations", len(all))
 	err := s.retry(ictx, "insert raw rows", len(all), func(ctx context.Context) error {
-		return s.insertRaw(ctx, all, ingestedAt)
+		return s.insertRaw(ctx, all, ingestedAt, len(tombs) > 0)
 	})
 	telemetry.EndSpan(span, err)
 	if err != nil {
@@ -270,16 +274,53 @@ func (s *Store) Settle(ctx context.Context, u *Unsettled) error {
 	return nil
 }
 
-func (s *Store) insertRaw(ctx context.Context, rows []Row, ingestedAt time.Time) error {
-	cols := newRawColumns(rows, ingestedAt)
+// insertChunkRows is how many rows insertRaw sends per block of its INSERT.
+const insertChunkRows = 4096
+
+// insertRaw writes rows with one INSERT, sent as blocks of insertChunkRows
+// rows, or as one block when oneBlock is set.
+//
+// The client encodes a whole block in memory before sending it, so one
+// block per batch held every column of the batch twice at once (built and
+// encoded, about 150 MB at 20,000 rows: the biggest part of the
+// aggregator's heap, and, under its memory limit, of its garbage
+// collection); blocks of a few thousand rows reuse the same buffers. The
+// server still gathers the blocks of one INSERT into one part
+// (min_insert_block_size_rows, 1,048,576 rows by default).
+//
+// When the connection breaks after some blocks, the server may write the
+// ones it received (18.16 does): a retry or a replay writes those rows again
+// and they collapse, as any replayed row does. Rows that must land together,
+// a revision moved to another day and the tombstones that keep it counted
+// once, come with oneBlock set, so that no part of the batch is written
+// without the rest.
+func (s *Store) insertRaw(ctx context.Context, rows []Row, ingestedAt time.Time, oneBlock bool) error {
+	chunk := insertChunkRows
+	if oneBlock {
+		chunk = len(rows)
+	}
 	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO liquidations ("+insertColumns+")")
 	if err != nil {
 		return fmt.Errorf("preparing insert: %w", err)
 	}
 	defer func() { _ = batch.Abort() }()
-	for i, c := range cols {
-		if err := batch.Column(i).Append(c); err != nil {
-			return fmt.Errorf("appending column %d of %d rows: %w", i, len(rows), err)
+	for start := 0; start < len(rows); start += chunk {
+		end := min(start+chunk, len(rows))
+		for i, c := range newRawColumns(rows[start:end], ingestedAt) {
+			if err := batch.Column(i).Append(c); err != nil {
+				return fmt.Errorf("appending column %d of %d rows: %w", i, len(rows), err)
+			}
+		}
+		if end == len(rows) {
+			break
+		}
+		if err := batch.Flush(); err != nil {
+			return fmt.Errorf("sending rows %d to %d of %d: %w", start, end, len(rows), err)
+		}
+		if s.blockSent != nil {
+			if err := s.blockSent(end); err != nil {
+				return err
+			}
 		}
 	}
 	if err := batch.Send(); err != nil {
