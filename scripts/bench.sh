@@ -62,6 +62,7 @@ if ((smoke)); then
   (cd services/ingest && go test -count=1 -run 'TestRPCRequestsPer100kBlocks' ./ingest/ >/dev/null)
   (cd services/ingest && go test -run '^$' -bench 'BenchmarkParseLogs' -benchtime 20x ./rpc/ >/dev/null)
   (cd services/aggregator && go test -run '^$' -bench 'BenchmarkDecodeLiquidation' -benchtime 200x ./consume/ >/dev/null)
+  (cd services/aggregator && go test -run '^$' -bench 'BenchmarkAppendDecimal8' -benchtime 20x ./store/ >/dev/null)
   ingest_bench --smoke
   aggregator_bench --smoke
   echo "bench-smoke ok"
@@ -109,6 +110,16 @@ refAllocs=$(median $(bench_field "$out" BenchmarkDecodeLiquidation/proto.Unmarsh
 pass=FAIL; awk -v n="$ns" -v r="$ref" -v a="$allocs" 'BEGIN{exit !(n>0 && r>0 && n<=0.9*r && a!="" && a<=4)}' && pass=PASS
 report "decode LiquidationEvent (consume)" "<= 0.9x ref, <= 4 allocs" "${ns} ns/op, ${allocs} allocs" "$pass"
 printf '%-44s %s\n' "  proto.Unmarshal (reference)" "${ref} ns/op, ${refAllocs} allocs"
+
+echo "== aggregator: Decimal(38, 8) column append, hand-written vs clickhouse-go (4,096 values, -cpu 1 -count 10, median)"
+out=$(cd services/aggregator && go test -run '^$' -bench 'BenchmarkAppendDecimal8' -benchmem -cpu 1 -count 10 ./store/)
+ns=$(median $(bench_field "$out" BenchmarkAppendDecimal8/fast ns/value))
+ref=$(median $(bench_field "$out" BenchmarkAppendDecimal8/clickhouse-go ns/value))
+allocs=$(median $(bench_field "$out" BenchmarkAppendDecimal8/fast allocs/op))
+refAllocs=$(median $(bench_field "$out" BenchmarkAppendDecimal8/clickhouse-go allocs/op))
+pass=FAIL; awk -v n="$ns" -v r="$ref" 'BEGIN{exit !(n>0 && r>0 && n<=0.5*r)}' && pass=PASS
+report "append Decimal(38, 8) column (store)" "<= 0.5x clickhouse-go" "${ns} ns/value, ${allocs} allocs/4096" "$pass"
+printf '%-44s %s\n' "  clickhouse-go Append (reference)" "${ref} ns/value, ${refAllocs} allocs/4096"
 
 echo "== ingest: backfill of Polygon from chainsim into a kfake process (median of 5), and at 50 ms RPC latency"
 ingest_bench

@@ -36,8 +36,11 @@ func FuzzParseE8(f *testing.F) {
 		if (err == nil) != wantOK {
 			t.Fatalf("usdValue(%q) error %v, want ok=%v (usd.Parse: %v, %v)", s, err, wantOK, ref, refErr)
 		}
-		if err == nil && s != "" && got.StringFixed(usd.Decimals) != usd.Format(ref) {
-			t.Fatalf("usdValue(%q) = %s, want %s", s, got.StringFixed(usd.Decimals), usd.Format(ref))
+		if err == nil && got.valid != (s != "") {
+			t.Fatalf("usdValue(%q) valid = %v, want %v", s, got.valid, s != "")
+		}
+		if err == nil && s != "" && got.v.String() != usd.Format(ref) {
+			t.Fatalf("usdValue(%q) = %s, want %s", s, got.v, usd.Format(ref))
 		}
 	})
 }

@@ -11,7 +11,6 @@ import (
 
 	liqstreamv1 "github.com/liqstream/liqstream/proto/liqstreamv1"
 	"github.com/liqstream/liqstream/services/lib/usd"
-	"github.com/shopspring/decimal"
 )
 
 // ErrInvalidEvent is wrapped by every NewRow error.
@@ -50,9 +49,9 @@ type Row struct {
 	blockTime, observedAt           time.Time
 	status                          string
 	collateralAmount, debtAmount    float64
-	collateralUSD, debtUSD          decimal.Decimal
-	collateralPrice, debtPrice      *decimal.Decimal
-	bonusUSD, feeUSD                *decimal.Decimal
+	collateralUSD, debtUSD          decimal8
+	collateralPrice, debtPrice      nullDecimal8
+	bonusUSD, feeUSD                nullDecimal8
 	collateralRaw, debtRaw, feeRaw  string
 	collateralSource, debtSource    string
 	collateralPriceBlock, debtBlock uint64
@@ -147,8 +146,8 @@ func NewRow(ev *liqstreamv1.LiquidationEvent, at Coordinates) (Row, error) {
 		name     string
 		in       string
 		nullable bool
-		out      *decimal.Decimal
-		outNull  **decimal.Decimal
+		out      *decimal8
+		outNull  *nullDecimal8
 	}{
 		{name: "collateral_usd", in: ev.GetCollateralUsd(), out: &r.collateralUSD},
 		{name: "debt_usd", in: ev.GetDebtUsd(), out: &r.debtUSD},
@@ -161,13 +160,10 @@ func NewRow(ev *liqstreamv1.LiquidationEvent, at Coordinates) (Row, error) {
 		if err != nil {
 			return bad(f.name, err.Error())
 		}
-		switch {
-		case !f.nullable && s == nil:
-			*f.out = decimal.Zero
-		case !f.nullable:
-			*f.out = *s
-		default:
+		if f.nullable {
 			*f.outNull = s
+		} else {
+			*f.out = s.v // empty: 0
 		}
 	}
 	r.collateralSource = priceSource(ev.GetCollateralPrice().GetSource())
@@ -237,32 +233,30 @@ func scaled(raw amountValue, decimals uint32) float64 {
 	return v
 }
 
-// usdValue returns s as a Decimal with 8 decimals, nil for empty. It accepts
+// usdValue returns s as a Decimal(38, 8) value, NULL for empty. It accepts
 // exactly what usd.Parse accepts, minus negative values and values that do not
 // fit Decimal(38, 8).
-func usdValue(s string) (*decimal.Decimal, error) {
+func usdValue(s string) (nullDecimal8, error) {
 	if s == "" {
-		return nil, nil
+		return nullDecimal8{}, nil
 	}
 	if e8, ok := parseE8(s); ok {
 		if e8 < 0 {
-			return nil, fmt.Errorf("%q is negative", s)
+			return nullDecimal8{}, fmt.Errorf("%q is negative", s)
 		}
-		d := decimal.New(e8, -usd.Decimals)
-		return &d, nil
+		return nullDecimal8{v: decimal8FromE8(e8), valid: true}, nil
 	}
 	v, err := usd.Parse(s)
 	if err != nil {
-		return nil, err
+		return nullDecimal8{}, err
 	}
 	if v.Sign() < 0 {
-		return nil, fmt.Errorf("%q is negative", s)
+		return nullDecimal8{}, fmt.Errorf("%q is negative", s)
 	}
 	if v.Cmp(maxUSD) >= 0 {
-		return nil, fmt.Errorf("%q does not fit Decimal(38, 8)", s)
+		return nullDecimal8{}, fmt.Errorf("%q does not fit Decimal(38, 8)", s)
 	}
-	d := decimal.NewFromBigInt(v, -usd.Decimals)
-	return &d, nil
+	return nullDecimal8{v: decimal8FromBig(v), valid: true}, nil
 }
 
 // parseE8 is the fast path of usd.Parse: it reads s in 1e-8 USD when s has

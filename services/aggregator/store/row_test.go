@@ -76,7 +76,7 @@ func TestNewRowConverts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.collateralUSD.StringFixed(8) != "1234.50000000" || r.debtUSD.StringFixed(8) != "1.00000000" || r.debtAmount != 1 || r.collateralAmount != 0.5 {
+	if r.collateralUSD.String() != "1234.50000000" || r.debtUSD.String() != "1.00000000" || r.debtAmount != 1 || r.collateralAmount != 0.5 {
 		t.Errorf("converted %+v", r)
 	}
 	if r.Day() != time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC) {
@@ -84,7 +84,7 @@ func TestNewRowConverts(t *testing.T) {
 	}
 	ev := validEvent()
 	ev.CollateralUsd = ""
-	if r, _ = NewRow(ev, Coordinates{}); !r.collateralUSD.IsZero() || r.collateralPrice != nil {
+	if r, _ = NewRow(ev, Coordinates{}); r.collateralUSD != (decimal8{}) || r.collateralPrice.valid {
 		t.Errorf("unpriced collateral stored as %q / %v, want 0 and NULL price", r.collateralUSD, r.collateralPrice)
 	}
 }
