@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -235,6 +236,9 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 			}
 		})
 		c.observeLag(fetches)
+		// Room for the whole poll at once: appending row by row regrew the
+		// batch's slice (and copied its rows) a dozen times per batch.
+		p.rows = slices.Grow(p.rows, fetches.NumRecords())
 		fetches.EachRecord(func(r *kgo.Record) {
 			if w.start.IsZero() {
 				w.start = time.Now()

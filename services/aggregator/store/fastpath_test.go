@@ -1,7 +1,6 @@
 package store
 
 import (
-	"math"
 	"math/big"
 	"math/rand"
 	"strconv"
@@ -45,25 +44,24 @@ func FuzzParseE8(f *testing.F) {
 	})
 }
 
-// referenceAmount is amount and scaled as they were before the fast path:
-// big.Int for every value.
+// referenceAmount is amount and scaled through math/big: the value as a
+// big.Int, and the float64 nearest to the exact quotient (big.Rat). A uint256
+// has no sign, so "-0" is rejected too.
 func referenceAmount(s string, decimals uint32) (string, float64, bool) {
 	v, ok := new(big.Int).SetString(s, 10)
-	if !ok || v.Sign() < 0 || v.Cmp(maxUint256) > 0 || strings.ContainsAny(s, "+_") {
+	if !ok || v.Sign() < 0 || v.Cmp(maxUint256) > 0 || strings.ContainsAny(s, "+-_") {
 		return "", 0, false
 	}
-	f := new(big.Float).SetInt(v)
+	q := new(big.Rat).SetInt(v)
 	if decimals > 0 && decimals <= 77 {
-		f.Quo(f, new(big.Float).SetInt(usd.Pow10(uint8(decimals))))
+		q.Quo(q, new(big.Rat).SetInt(usd.Pow10(uint8(decimals))))
 	}
-	x, _ := f.Float64()
+	x, _ := q.Float64()
 	return v.String(), x, true
 }
 
-// FuzzAmount compares the uint64 fast path of amount and scaled with the
-// big.Int reference. The canonical text must be equal; the float may differ
-// by one unit in the last place, because big.Float rounds twice (to 64 bits,
-// then to float64) where one IEEE division rounds once.
+// FuzzAmount compares amount and scaled with the math/big reference: the
+// same verdict, the same canonical text and the same float64, bit for bit.
 func FuzzAmount(f *testing.F) {
 	for _, s := range []string{"0", "007", "1", "1000000", "500000000000000000", "9999999999999999999",
 		"18446744073709551615", "18446744073709551616", "123456789012345678901234567890", "-1", "0x10", "+5", "1_0"} {
@@ -71,6 +69,9 @@ func FuzzAmount(f *testing.F) {
 	}
 	f.Add("1000000", uint32(6))
 	f.Add("9007199254740993", uint32(0))
+	f.Add("115792089237316195423570985008687907853269984665640564039457584007913129639935", uint32(77)) // 2^256 - 1
+	f.Add("115792089237316195423570985008687907853269984665640564039457584007913129639936", uint32(18)) // 2^256
+	f.Add("0000000000000000000000000000000000000000000000000000000000000000000000000000000001", uint32(30))
 	f.Fuzz(func(t *testing.T, s string, decimals uint32) {
 		decimals %= 80
 		text, v, err := amount(s, false)
@@ -87,13 +88,11 @@ func FuzzAmount(f *testing.F) {
 		if text != wantText {
 			t.Fatalf("amount(%q) = %q, want %q", s, text, wantText)
 		}
-		if got := scaled(v, decimals); got != wantF && math.Abs(got-wantF) > ulp(wantF) {
+		if got := scaled(v, decimals); got != wantF {
 			t.Fatalf("scaled(%q, %d) = %v, want %v", s, decimals, got, wantF)
 		}
 	})
 }
-
-func ulp(x float64) float64 { return math.Nextafter(math.Abs(x), math.Inf(1)) - math.Abs(x) }
 
 // TestFastPathsOnRandomValues runs both differential checks on many random
 // values of the shapes real events carry (token amounts, 8-decimal USD).
@@ -108,8 +107,26 @@ func TestFastPathsOnRandomValues(t *testing.T) {
 		if err != nil || text != wantText {
 			t.Fatalf("amount(%q) = %q, %v; want %q", s, text, err, wantText)
 		}
-		if got := scaled(v, dec); got != wantF && math.Abs(got-wantF) > ulp(wantF) {
+		if got := scaled(v, dec); got != wantF {
 			t.Fatalf("scaled(%q, %d) = %v, want %v", s, dec, got, wantF)
+		}
+		// A long amount: 20 to 78 digits, up to 2^256 - 1 and a little above.
+		long := new(big.Int).Rsh(new(big.Int).Rand(rng, new(big.Int).Lsh(maxUint256, 1)), uint(rng.Intn(190)))
+		if long.BitLen() < 64 {
+			long.Lsh(long, 64)
+		}
+		ls := long.String()
+		if rng.Intn(4) == 0 {
+			ls = "00" + ls
+		}
+		ld := dec + uint32(rng.Intn(60))
+		text, v, err = amount(ls, false)
+		wantText, wantF, ok := referenceAmount(ls, ld)
+		if (err == nil) != ok || text != wantText {
+			t.Fatalf("amount(%q) = %q, %v; want %q, ok %v", ls, text, err, wantText, ok)
+		}
+		if got := scaled(v, ld); ok && got != wantF {
+			t.Fatalf("scaled(%q, %d) = %v, want %v", ls, ld, got, wantF)
 		}
 		e8 := rng.Int63() >> uint(rng.Intn(63))
 		us := usd.Format(big.NewInt(e8))

@@ -142,29 +142,28 @@ func NewRow(ev *liqstreamv1.LiquidationEvent, at Coordinates) (Row, error) {
 		return bad("protocol_fee_amount", err.Error())
 	}
 
-	for _, f := range []struct {
-		name     string
-		in       string
-		nullable bool
-		out      *decimal8
-		outNull  *nullDecimal8
-	}{
-		{name: "collateral_usd", in: ev.GetCollateralUsd(), out: &r.collateralUSD},
-		{name: "debt_usd", in: ev.GetDebtUsd(), out: &r.debtUSD},
-		{name: "collateral_price.usd", in: ev.GetCollateralPrice().GetUsd(), nullable: true, outNull: &r.collateralPrice},
-		{name: "debt_price.usd", in: ev.GetDebtPrice().GetUsd(), nullable: true, outNull: &r.debtPrice},
-		{name: "bonus_usd", in: ev.GetBonusUsd(), nullable: true, outNull: &r.bonusUSD},
-		{name: "protocol_fee_usd", in: ev.GetProtocolFeeUsd(), nullable: true, outNull: &r.feeUSD},
-	} {
-		s, err := usdValue(f.in)
-		if err != nil {
-			return bad(f.name, err.Error())
-		}
-		if f.nullable {
-			*f.outNull = s
-		} else {
-			*f.out = s.v // empty: 0
-		}
+	// Field by field, not through a table of pointers into r: those made r
+	// escape, one heap copy of every row.
+	var v nullDecimal8
+	if v, err = usdValue(ev.GetCollateralUsd()); err != nil {
+		return bad("collateral_usd", err.Error())
+	}
+	r.collateralUSD = v.v // empty: 0
+	if v, err = usdValue(ev.GetDebtUsd()); err != nil {
+		return bad("debt_usd", err.Error())
+	}
+	r.debtUSD = v.v
+	if r.collateralPrice, err = usdValue(ev.GetCollateralPrice().GetUsd()); err != nil {
+		return bad("collateral_price.usd", err.Error())
+	}
+	if r.debtPrice, err = usdValue(ev.GetDebtPrice().GetUsd()); err != nil {
+		return bad("debt_price.usd", err.Error())
+	}
+	if r.bonusUSD, err = usdValue(ev.GetBonusUsd()); err != nil {
+		return bad("bonus_usd", err.Error())
+	}
+	if r.feeUSD, err = usdValue(ev.GetProtocolFeeUsd()); err != nil {
+		return bad("protocol_fee_usd", err.Error())
 	}
 	r.collateralSource = priceSource(ev.GetCollateralPrice().GetSource())
 	r.debtSource = priceSource(ev.GetDebtPrice().GetSource())
@@ -173,10 +172,11 @@ func NewRow(ev *liqstreamv1.LiquidationEvent, at Coordinates) (Row, error) {
 	return r, nil
 }
 
-// amount checks a uint256 decimal and returns its canonical text and
-// value; empty is allowed only when optional. Values of up to 19 digits (all
-// real token amounts but the largest) take an exact uint64 fast path; the
-// rest go through big.Int.
+// amount checks a uint256 decimal and returns its canonical text (no
+// leading zeros) and value; empty is allowed only when optional. Values of
+// up to 19 digits (all real token amounts but the largest) are parsed into a
+// uint64; longer ones are checked digit by digit against 2^256 - 1 and kept
+// as text, with no math/big. FuzzAmount holds both to big.Int.
 func amount(s string, optional bool) (string, amountValue, error) {
 	if s == "" {
 		if optional {
@@ -184,52 +184,70 @@ func amount(s string, optional bool) (string, amountValue, error) {
 		}
 		return "", amountValue{}, errors.New("is empty, want a uint256 decimal")
 	}
-	if len(s) <= 19 && digitsOnly(s) {
-		u, err := strconv.ParseUint(s, 10, 64) // 19 digits always fit
-		if err == nil {
-			if s[0] != '0' {
-				return s, amountValue{small: u, ok: true}, nil
-			}
-			return strconv.FormatUint(u, 10), amountValue{small: u, ok: true}, nil
-		}
-	}
-	v, ok := new(big.Int).SetString(s, 10)
-	if !ok || v.Sign() < 0 || v.Cmp(maxUint256) > 0 || strings.ContainsAny(s, "+_") {
+	if !digitsOnly(s) {
 		return "", amountValue{}, fmt.Errorf("%q is not a uint256 decimal", s)
 	}
-	return v.String(), amountValue{big: v, ok: true}, nil
+	t := strings.TrimLeft(s, "0")
+	if t == "" {
+		t = "0"
+	}
+	if len(t) <= 19 { // 19 digits always fit a uint64
+		u, err := strconv.ParseUint(t, 10, 64)
+		if err != nil {
+			return "", amountValue{}, fmt.Errorf("%q is not a uint256 decimal: %w", s, err)
+		}
+		return t, amountValue{small: u, ok: true}, nil
+	}
+	if len(t) > len(maxUint256Text) || (len(t) == len(maxUint256Text) && t > maxUint256Text) {
+		return "", amountValue{}, fmt.Errorf("%q is not a uint256 decimal: above 2^256 - 1", s)
+	}
+	return t, amountValue{digits: t, ok: true}, nil
 }
 
-// amountValue is a parsed uint256: small when it fits 19 digits, else big.
+// maxUint256Text is 2^256 - 1 in decimal: a uint256 of 78 digits is valid
+// when it does not compare above it.
+var maxUint256Text = maxUint256.String()
+
+// amountValue is a parsed uint256: small when it fits 19 digits, else its
+// canonical decimal digits.
 type amountValue struct {
-	small uint64
-	big   *big.Int
-	ok    bool
+	small  uint64
+	digits string
+	ok     bool
 }
 
 // pow10f holds the powers of ten float64 represents exactly.
 var pow10f = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
 	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
-// scaled approximates raw / 10^decimals as a float64 for convenience columns.
-// When raw and 10^decimals are exact float64s one IEEE division gives the
-// correctly rounded quotient; otherwise big.Float computes it.
+// scaled is raw / 10^decimals as the float64 nearest to it, for convenience
+// columns (decimals above 77, which no token has, are not divided). When raw
+// and 10^decimals are exact float64s one IEEE division gives the nearest
+// quotient; otherwise strconv.ParseFloat reads the digits with the exponent
+// "e-decimals", rounding once.
 func scaled(raw amountValue, decimals uint32) float64 {
 	if !raw.ok {
 		return 0
 	}
-	if raw.big == nil && raw.small < 1<<53 && int(decimals) < len(pow10f) {
+	if decimals > 77 {
+		decimals = 0
+	}
+	if raw.digits == "" && raw.small < 1<<53 && int(decimals) < len(pow10f) {
 		return float64(raw.small) / pow10f[decimals]
 	}
-	b := raw.big
-	if b == nil {
-		b = new(big.Int).SetUint64(raw.small)
+	var buf [100]byte
+	b := buf[:0]
+	if raw.digits != "" {
+		b = append(b, raw.digits...)
+	} else {
+		b = strconv.AppendUint(b, raw.small, 10)
 	}
-	f := new(big.Float).SetInt(b)
-	if decimals > 0 && decimals <= 77 {
-		f.Quo(f, new(big.Float).SetInt(usd.Pow10(uint8(decimals))))
+	b = append(b, 'e', '-')
+	b = strconv.AppendUint(b, uint64(decimals), 10)
+	v, err := strconv.ParseFloat(string(b), 64)
+	if err != nil { // out of float64's range: a uint256 is not
+		return 0
 	}
-	v, _ := f.Float64()
 	return v
 }
 

@@ -61,6 +61,7 @@ func run(args []string) (bool, error) {
 	maxRecords := fs.Int("max-records", 0, "throughput: the consumer's batch.max_records (0: its default)")
 	seed := fs.Int64("seed", 1, "seed of the synthetic events and of chainsim")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of this process over the throughput harness to this file")
+	memprofile := fs.String("memprofile", "", "write an allocation profile of this process, taken after the throughput harness, to this file")
 	verbose := fs.Bool("v", false, "log progress, and every settled window of the consumer, to stderr")
 	if err := fs.Parse(args); err != nil {
 		return false, err
@@ -100,6 +101,19 @@ func run(args []string) (bool, error) {
 		}
 		if err != nil {
 			return false, err
+		}
+		if *memprofile != "" {
+			f, err := os.Create(*memprofile)
+			if err != nil {
+				return false, err
+			}
+			err = pprof.Lookup("allocs").WriteTo(f, 0)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return false, fmt.Errorf("writing the allocation profile: %w", err)
+			}
 		}
 	}
 	if want["latency"] {
