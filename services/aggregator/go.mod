@@ -3,6 +3,7 @@ module github.com/liqstream/liqstream/services/aggregator
 go 1.26.0
 
 require (
+	github.com/ClickHouse/ch-go v0.74.0
 	github.com/ClickHouse/clickhouse-go/v2 v2.50.0
 	github.com/liqstream/liqstream/proto v0.0.0-00010101000000-000000000000
 	github.com/liqstream/liqstream/schemas v0.0.0-00010101000000-000000000000
@@ -22,7 +23,6 @@ require (
 )
 
 require (
-	github.com/ClickHouse/ch-go v0.74.0 // indirect
 	github.com/Microsoft/go-winio v0.6.2 // indirect
 	github.com/ProjectZKM/Ziren/crates/go-runtime/zkvm_runtime v0.0.0-20251001021608-1fe7b43fc4d6 // indirect
 	github.com/StackExchange/wmi v1.2.1 // indirect
