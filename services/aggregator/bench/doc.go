@@ -6,7 +6,12 @@
 //     broker), consumed by the aggregator's consumer and store into a fresh
 //     ClickHouse database, timed from the first record polled to the last
 //     commit, with the rollups checked against the raw table afterwards;
-//     beside it a bare clickhouse-go insert of the same rows (Bare). Each
+//     beside it a bare clickhouse-go insert of the same rows (Bare), run
+//     right after each pipeline run. The pipeline is held to the bare insert
+//     of its own run (ThroughputResult.Ratios, median of the runs): over a
+//     series of runs both drift by double-digit percentages on this machine,
+//     so the run with the median pipeline figure and the run with the median
+//     bare figure are often not the same run. Each
 //     pipeline run also reports its CPU time: the consumer's (this process)
 //     and, when ClickHouse runs on this machine, the server's, which shows
 //     how much of the cores the run kept busy.

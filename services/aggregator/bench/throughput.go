@@ -53,6 +53,20 @@ type PipelineRun struct {
 	Wall, ConsumerCPU, ServerCPU time.Duration
 }
 
+// Ratios returns each pipeline run's events per second over those of the
+// bare insert that ran right after it: the pair shares the machine's state
+// (page cache, the server's background work), which drifts over a series
+// of runs.
+func (r ThroughputResult) Ratios() []float64 {
+	out := make([]float64, 0, len(r.Pipeline))
+	for i := range min(len(r.Pipeline), len(r.Bare)) {
+		if r.Bare[i] > 0 {
+			out = append(out, r.Pipeline[i]/r.Bare[i])
+		}
+	}
+	return out
+}
+
 // Median returns the median of xs (0 for none).
 func Median(xs []float64) float64 {
 	if len(xs) == 0 {

@@ -27,7 +27,11 @@
 //     backlog: Insert writes one batch of raw rows and collects the buckets
 //     it touches in an Unsettled; Settle recomputes them all at once. Rows
 //     are acknowledged only after Settle returned nil for their Unsettled.
-//     The raw insert appends one typed slice per column.
+//     The raw insert appends one typed slice per column; the six
+//     Decimal(38, 8) columns it lays out itself, as the 16-byte values the
+//     native protocol carries (decimal8.go: clickhouse-go's Append goes
+//     through math/big for every value), held to clickhouse-go's encoding by
+//     differential and fuzz tests.
 //   - Transient failures (network, server overload, timeouts) are retried
 //     with bounded exponential backoff inside WriteBatch; the error it
 //     returns says which step failed and IsRetryable says whether calling

@@ -229,8 +229,12 @@ func throughput(ctx context.Context, r *benchline.Reporter, log *slog.Logger, kf
 	p, b := bench.Median(res.Pipeline), bench.Median(res.Bare)
 	name := fmt.Sprintf("throughput %s events, kfake process (median of %d)", short(events), runs)
 	r.Line(name, ">= 250000 events/s", fmt.Sprintf("%.0f events/s", p), p >= 250_000)
-	r.Line("throughput vs bare clickhouse-go insert", ">= 0.70 x bare", fmt.Sprintf("%.2f x (bare %.0f events/s)", p/b, b), p >= 0.7*b)
+	// Each pipeline run is held to the bare insert of the same run (they run
+	// back to back); the median of those ratios is the figure.
+	ratio := bench.Median(res.Ratios())
+	r.Line("throughput vs bare clickhouse-go insert", ">= 0.70 x bare (same run)", fmt.Sprintf("%.2f x (median of %d runs)", ratio, len(res.Ratios())), ratio >= 0.7)
 	r.Info("runs (events/s)", fmt.Sprintf("pipeline %s; bare %s; %s in all", ints(res.Pipeline), ints(res.Bare), time.Since(began).Round(time.Second)))
+	r.Info("pipeline / bare, run by run", fmt.Sprintf("%s; ratio of the medians %.2f (bare median %.0f events/s)", ratios(res.Ratios()), p/b, b))
 	r.Info("median pipeline run, CPU", cpuSplit(res))
 	if kafka == "" {
 		r.Info("real Kafka", "skipped (--kafka empty)")
@@ -244,6 +248,14 @@ func throughput(ctx context.Context, r *benchline.Reporter, log *slog.Logger, kf
 	r.Info(fmt.Sprintf("real Kafka %s, %s events", kafka, short(realEvents)),
 		fmt.Sprintf("%.0f events/s (median of %d; bare %.0f events/s)", bench.Median(res.Pipeline), realRuns, bench.Median(res.Bare)))
 	return nil
+}
+
+func ratios(xs []float64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprintf("%.2f", x)
+	}
+	return strings.Join(parts, " ")
 }
 
 func short(n int) string {
