@@ -57,7 +57,9 @@ func TestWaveShape(t *testing.T) {
 		{seed: 42, scale: 0.1, minTotal: 2_500, maxTotal: 4_000, minDailyAvg: 3},
 		{seed: 1234567, scale: 0.1, minTotal: 2_500, maxTotal: 4_000, minDailyAvg: 3},
 		{seed: random, scale: 0.1, minTotal: 2_500, maxTotal: 4_000, minDailyAvg: 3},
-		{seed: random, scale: 0.01, minTotal: 150, maxTotal: 600, minDailyAvg: 0.3},
+		// At 0.01 Avalanche has events on its wave days only: 18–26 in
+		// 2,000 seeds, so 0.2 a day (12) leaves room that 0.3 (18) did not.
+		{seed: random, scale: 0.01, minTotal: 150, maxTotal: 600, minDailyAvg: 0.2},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("seed=%d/scale=%v", tt.seed, tt.scale), func(t *testing.T) {

@@ -233,6 +233,9 @@ chains:
 	midSafe := s.Finalized(chainID)
 	var procs []*proc
 	var killedAt []string // phase and delay of each kill, for the report
+	// midBackfill counts the kills that found the committed checkpoint
+	// still below the held head's safe block: the backfill was not done.
+	midBackfill := 0
 	for range backfillKills {
 		p := start(t, bin, config)
 		procs = append(procs, p)
@@ -240,6 +243,9 @@ chains:
 		time.Sleep(d)
 		p.kill(t)
 		killedAt = append(killedAt, fmt.Sprintf("backfill+%s", d.Round(time.Millisecond)))
+		if checkpoint(t, kcfg) < midSafe {
+			midBackfill++
+		}
 	}
 
 	// Let one incarnation catch up to the held head: it is now following.
@@ -310,14 +316,10 @@ chains:
 	}
 	// A kill before an incarnation logged its resume point leaves -1;
 	// committed checkpoints never go back.
-	midBackfill := 0
 	last := int64(-1)
 	for i, what := range killedAt {
 		r := procs[i+1].resumedFrom()
 		t.Logf("kill %2d %-16s next incarnation resumed from %d", i+1, what, r)
-		if i < backfillKills && r >= 0 && r < int64(midSafe) {
-			midBackfill++
-		}
 		if r >= 0 && r < last {
 			t.Errorf("incarnation %d resumed from %d, below the %d an earlier one resumed from", i+2, r, last)
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,11 +45,20 @@ func ClickHouseAddr(t testing.TB) string {
 	return v
 }
 
+// seeds holds each running test's seed, so that every Seed call of one
+// test returns the same value and a failure prints one seed that replays
+// the whole run.
+var seeds sync.Map // testing.TB → int64
+
 // Seed returns the seed for a test's randomness: LIQSTREAM_TEST_SEED when set,
-// otherwise one derived from the clock. It is logged when the test fails so
-// the run can be repeated.
+// otherwise one derived from the clock. Every call within one test (or
+// subtest) returns the same seed. It is logged when the test fails so the
+// run can be repeated.
 func Seed(t testing.TB) int64 {
 	t.Helper()
+	if s, ok := seeds.Load(t); ok {
+		return s.(int64)
+	}
 	seed := time.Now().UnixNano()
 	if v := os.Getenv(EnvSeed); v != "" {
 		s, err := strconv.ParseInt(v, 10, 64)
@@ -57,7 +67,9 @@ func Seed(t testing.TB) int64 {
 		}
 		seed = s
 	}
+	seeds.Store(t, seed)
 	t.Cleanup(func() {
+		seeds.Delete(t)
 		if t.Failed() {
 			t.Logf("random seed: %d (repeat with %s=%d)", seed, EnvSeed, seed)
 		}
