@@ -125,7 +125,7 @@ func faultyConfig(f fixture, brokers []string, urls []secret.URL) ingest.Config 
 	cfg.RPCURL, cfg.RPCURLs = "", urls
 	cfg.RPC.BaseBackoff, cfg.RPC.MaxBackoff = 5*time.Millisecond, 200*time.Millisecond
 	cfg.RPC.RequestTimeout = 300 * time.Millisecond
-	cfg.RPC.MaxAttempts = 30
+	cfg.RPC.MaxAttempts = 10
 	cfg.RPC.LagFor, cfg.RPC.HeadProbeInterval = time.Second, 500*time.Millisecond
 	return cfg
 }
