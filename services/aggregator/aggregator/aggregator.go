@@ -39,7 +39,7 @@ type Config struct {
 	// nears it, so peak RSS stays near this figure whatever the backlog.
 	// The live heap holds up to two batches of batch.max_records (one being
 	// written while the next is decoded): raise both together. At the
-	// defaults, peak RSS measured 398 MiB with a 1M and 403 MiB with a 10M
+	// defaults, peak RSS measured 397 MiB with a 1M and 402 MiB with a 10M
 	// backlog (make bench). 0 leaves the runtime's default (no limit).
 	// Default 384.
 	MemoryLimitMiB int64 `yaml:"memory_limit_mib"`
